@@ -1,0 +1,1 @@
+"""The galaxy deblending problem as a ramp-workflow kit."""

@@ -1,0 +1,1 @@
+"""The contest server: web frontend, database and submission engine."""
