@@ -1,0 +1,1 @@
+"""The submission engine: dispatcher (database side) and workers (sandboxed jobs)."""
