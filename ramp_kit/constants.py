@@ -7,3 +7,7 @@ ZERO_POINT = 25.96  # AB magnitude of 1 e-/s in F160W
 NOISE_SIGMA = 0.003
 # A pixel belongs to a galaxy's segmentation mask where its noiseless image exceeds 1 sigma.
 MASK_THRESHOLD = NOISE_SIGMA
+# Exposure time (s) that sets the Poisson noise of the galaxies' own electrons (CANDELS-like).
+EXPOSURE_TIME = 5000.0
+# Seed of the student release. The hidden test set must be drawn from another, secret seed.
+PUBLIC_SEED = 2019

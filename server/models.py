@@ -8,6 +8,7 @@ from these tables.
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -32,6 +33,15 @@ from server.states import SubmissionState, check_transition
 def utcnow() -> datetime:
     """Timezone-aware now, the only clock the models use."""
     return datetime.now(UTC)
+
+
+# No 0/O or 1/I/L: codes are read aloud and copied by hand between team mates.
+_JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def new_join_code() -> str:
+    """A short random code a team shares so that team mates can join it."""
+    return "".join(secrets.choice(_JOIN_CODE_ALPHABET) for _ in range(8))
 
 
 class UtcDateTime(TypeDecorator):
@@ -74,6 +84,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_instructor: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set for accounts created by the CSV import: the first login asks for a new password.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     memberships: Mapped[list[TeamMember]] = relationship(
@@ -128,6 +140,8 @@ class Team(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    # Shared by the team's founder with team mates, who type it to join.
+    join_code: Mapped[str] = mapped_column(String(16), unique=True, default=new_join_code)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     event: Mapped[Event] = relationship(back_populates="teams")

@@ -1,0 +1,154 @@
+"""Draw one galaxy, convolved with an HST WFC3/IR F160W-like PSF, into a stamp with GalSim.
+
+Speed matters (the student release has 10,000 blends): each galaxy is drawn by FFT on its own
+stamp, just large enough to hold every pixel brighter than a small fraction of the sky noise,
+and then added into the 128 x 128 blend. GalSim sizes its FFT from the profile's folding
+threshold, so the threshold is loosened for faint galaxies, whose folded-back wings are far
+below the noise, and kept tight for bright ones.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import galsim
+import numpy as np
+from scipy.special import gamma
+
+from ramp_kit.constants import NOISE_SIGMA, PIXEL_SCALE, STAMP_SIZE
+from ramp_kit.sim_params import Galaxy
+
+# Pixels of the noiseless image below this level are left out of the galaxy's stamp.
+EXTENT_LEVEL = 0.02 * NOISE_SIGMA
+PSF_MARGIN = 4  # px added around the galaxy's extent for the PSF wings
+# Largest half-size of a galaxy's stamp (px), so that its FFT stays within 192-256 pixels. Only
+# the brightest bulges (mag < 19) reach it; 95 px out they are below ~0.2 sigma of the noise.
+MAX_HALF_SIZE = 95
+# (maximum flux in e-/s, folding threshold): at most a few e-/s fold back over the whole FFT.
+_FOLDING = ((400.0, 2e-2), (math.inf, 1e-2))
+_SERSIC_B = {1: 1.678347, 4: 7.669249}
+# Bulge truncation radii in half-light radii: a ladder with 25 % steps, so that GalSim builds
+# (and caches) few Sersic tables and the truncation is at most 25 % larger than needed.
+_TRUNCATION_RATIOS = tuple(4.0 * 1.25**k for k in range(20))
+
+
+@lru_cache(maxsize=len(_FOLDING))
+def _gsparams(folding_threshold: float) -> galsim.GSParams:
+    # One GSParams object per level: GalSim caches its Sersic tables per GSParams.
+    return galsim.GSParams(
+        folding_threshold=folding_threshold, maxk_threshold=3e-3, minimum_fft_size=64
+    )
+
+
+@lru_cache(maxsize=len(_FOLDING))
+def psf(folding_threshold: float = 5e-3) -> galsim.GSObject:
+    """F160W-like PSF: 2.4 m obscured Airy at 1.545 um, blurred by jitter and drizzling.
+
+    The Gaussian (sigma 0.045 arcsec) brings the FWHM to ~0.16 arcsec before the pixel, whose
+    response GalSim adds when drawing.
+    """
+    gsparams = _gsparams(folding_threshold)
+    airy = galsim.Airy(
+        lam=1545.0, diam=2.4, obscuration=0.33, scale_unit=galsim.arcsec, gsparams=gsparams
+    )
+    return galsim.Convolve(airy, galsim.Gaussian(sigma=0.045, gsparams=gsparams))
+
+
+def _folding_threshold(flux: float) -> float:
+    return next(threshold for limit, threshold in _FOLDING if flux < limit)
+
+
+def _bulge_truncation(galaxy: Galaxy, radius: float) -> float:
+    """Truncation radius (px) of the bulge that changes no pixel kept within ``radius``.
+
+    Without it, the far wings of the de Vaucouleurs profile make GalSim use FFTs of up to
+    1024 pixels; with it, FFTs stay within 256 pixels. Beyond ``radius`` the bulge is at most
+    a fraction of the sky noise (see MAX_HALF_SIZE).
+    """
+    flux = galaxy.flux * galaxy.bulge_fraction
+    visible = _sersic_extent(flux, galaxy.bulge_hlr, 4, 1.0)
+    needed = min(visible, radius) + PSF_MARGIN
+    ratio = next((r for r in _TRUNCATION_RATIOS if r * galaxy.bulge_hlr >= needed), 0.0)
+    return ratio * galaxy.bulge_hlr
+
+
+def profile(galaxy: Galaxy, rng: galsim.BaseDeviate, radius: float) -> galsim.GSObject:
+    """Bulge (de Vaucouleurs) + inclined disk (+ knots), convolved with the PSF.
+
+    Only pixels within ``radius`` (px) of the centre will be kept, which bounds the bulge.
+    """
+    folding = _folding_threshold(galaxy.flux)
+    gsparams = _gsparams(folding)
+    beta = galaxy.angle * galsim.degrees
+    bulge_flux = galaxy.flux * galaxy.bulge_fraction
+    disk_flux = galaxy.flux - bulge_flux
+    knot_flux = disk_flux * galaxy.knot_fraction
+    # A thin exponential disk seen with axis ratio q (an area-preserving shear, as in GalSim's
+    # own galaxy simulations): five times cheaper to draw than galsim.InclinedExponential.
+    disk = galsim.Exponential(
+        half_light_radius=galaxy.disk_hlr * PIXEL_SCALE,
+        flux=disk_flux - knot_flux,
+        gsparams=gsparams,
+    ).shear(q=galaxy.disk_axis_ratio, beta=beta)
+    parts = [disk]
+    if bulge_flux > 0.0:
+        bulge = galsim.DeVaucouleurs(
+            half_light_radius=galaxy.bulge_hlr * PIXEL_SCALE,
+            flux=bulge_flux,
+            trunc=_bulge_truncation(galaxy, radius) * PIXEL_SCALE,
+            flux_untruncated=True,
+            gsparams=gsparams,
+        )
+        parts.append(bulge.shear(q=galaxy.bulge_axis_ratio, beta=beta))
+    if galaxy.n_knots > 0:
+        knots = galsim.RandomKnots(
+            galaxy.n_knots,
+            half_light_radius=galaxy.disk_hlr * PIXEL_SCALE,
+            flux=knot_flux,
+            rng=rng,
+            gsparams=gsparams,
+        )
+        parts.append(knots.shear(q=galaxy.disk_axis_ratio, beta=beta))
+    return galsim.Convolve(galsim.Sum(parts), psf(folding), gsparams=gsparams)
+
+
+def _sersic_extent(flux: float, hlr: float, n: int, boost: float) -> float:
+    """Radius (px) where a Sersic profile's surface brightness x ``boost`` falls to EXTENT_LEVEL."""
+    if flux <= 0.0:
+        return 0.0
+    b = _SERSIC_B[n]
+    peak_e = flux * b ** (2 * n) / (2.0 * math.pi * n * math.exp(b) * gamma(2 * n) * hlr * hlr)
+    ratio = boost * peak_e / EXTENT_LEVEL
+    return hlr * (1.0 + math.log(ratio) / b) ** n if ratio > 1.0 else 0.0
+
+
+def extent(galaxy: Galaxy) -> float:
+    """Radius (px, major axis) beyond which the galaxy is fainter than EXTENT_LEVEL."""
+    disk_flux = galaxy.flux * (1.0 - galaxy.bulge_fraction)
+    bulge_flux = galaxy.flux - disk_flux
+    # An area-preserving shear stretches the major axis by 1/sqrt(q).
+    disk = _sersic_extent(disk_flux, galaxy.disk_hlr, 1, 1.0) / math.sqrt(galaxy.disk_axis_ratio)
+    bulge_q = galaxy.bulge_axis_ratio
+    bulge = _sersic_extent(bulge_flux, galaxy.bulge_hlr, 4, 1.0) / math.sqrt(bulge_q)
+    return max(disk, bulge)
+
+
+def draw_galaxy(galaxy: Galaxy, rng: galsim.BaseDeviate, size: int = STAMP_SIZE) -> np.ndarray:
+    """The noiseless galaxy on the ``size`` x ``size`` blend grid, float64, in e-/s per pixel."""
+    ix, iy = round(galaxy.x), round(galaxy.y)
+    # Half-size of the galaxy's own stamp: its extent, never more than needed to reach the
+    # farthest pixel of the blend.
+    farthest = max(ix, size - 1 - ix, iy, size - 1 - iy)
+    half = max(7, min(math.ceil(extent(galaxy)) + PSF_MARGIN, farthest, MAX_HALF_SIZE))
+    stamp = galsim.ImageF(2 * half + 1, 2 * half + 1, scale=PIXEL_SCALE)
+    # The odd stamp's true centre is its middle pixel; the offset adds the sub-pixel part.
+    profile(galaxy, rng, half).drawImage(stamp, offset=(galaxy.x - ix, galaxy.y - iy))
+    image = np.zeros((size, size))
+    row0, col0 = iy - half, ix - half
+    rows = slice(max(row0, 0), min(row0 + 2 * half + 1, size))
+    cols = slice(max(col0, 0), min(col0 + 2 * half + 1, size))
+    image[rows, cols] = stamp.array[
+        rows.start - row0 : rows.stop - row0, cols.start - col0 : cols.stop - col0
+    ]
+    return image

@@ -1,0 +1,150 @@
+"""Simulate blends of two galaxies as HST WFC3/IR F160W would see them (GalSim).
+
+Blend ``index`` of a split depends only on ``numpy.random.SeedSequence([seed, split_code,
+index])``, so a set is identical whatever the number of processes and however it is chunked,
+and splits with different codes (or seeds) never share a galaxy.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+
+import galsim
+import numpy as np
+from astropy.table import Table
+from tqdm import tqdm
+
+from ramp_kit.constants import MASK_THRESHOLD, STAMP_SIZE
+from ramp_kit.sim_galaxy import draw_galaxy
+from ramp_kit.sim_noise import correlated_noise, shot_noise
+from ramp_kit.sim_params import Galaxy, draw_pair
+
+SPLIT_CODES = {"train": 0, "test": 1, "hidden": 2}
+CHUNK_SIZE = 25  # blends per worker task: small enough for a lively progress bar
+ROLES = ("central", "companion")
+
+_GALAXY_COLUMNS = (
+    ("x", "f8", "pix"),
+    ("y", "f8", "pix"),
+    ("flux", "f8", "electron/s"),
+    ("mag", "f8", "mag(AB)"),
+    ("hlr", "f8", "pix"),
+    ("bulge_fraction", "f8", ""),
+    ("bulge_hlr", "f8", "pix"),
+    ("disk_hlr", "f8", "pix"),
+    ("ellipticity", "f8", ""),
+    ("bulge_axis_ratio", "f8", ""),
+    ("disk_axis_ratio", "f8", ""),
+    ("angle", "f8", "deg"),
+    ("n_knots", "i4", ""),
+    ("knot_fraction", "f8", ""),
+)
+CATALOGUE_DTYPE = np.dtype(
+    [("blend_id", "i8")]
+    + [(f"{role}_id", "U16") for role in ROLES]
+    + [(f"{role}_{name}", kind) for role in ROLES for name, kind, _ in _GALAXY_COLUMNS]
+    + [("separation", "f8"), ("overlap_pixels", "i4")]
+)
+_UNITS = {f"{role}_{name}": unit for role in ROLES for name, _, unit in _GALAXY_COLUMNS if unit}
+
+
+def _record(index: int, galaxies: tuple[Galaxy, Galaxy], truth: np.ndarray) -> tuple:
+    values: list[object] = [index, *(galaxy.galaxy_id for galaxy in galaxies)]
+    for galaxy in galaxies:
+        values.extend(getattr(galaxy, name) for name, _, _ in _GALAXY_COLUMNS)
+    central, companion = galaxies
+    separation = float(np.hypot(companion.x - central.x, companion.y - central.y))
+    overlap = int(np.count_nonzero((truth[0] > MASK_THRESHOLD) & (truth[1] > MASK_THRESHOLD)))
+    return (*values, separation, overlap)
+
+
+def simulate_chunk(
+    seed: int, split_code: int, start: int, stop: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Blends ``start``..``stop - 1`` of a split: (blends, truth, catalogue records)."""
+    count = stop - start
+    blends = np.empty((count, STAMP_SIZE, STAMP_SIZE), dtype=np.float32)
+    truth = np.empty((count, 2, STAMP_SIZE, STAMP_SIZE), dtype=np.float32)
+    records = np.empty(count, dtype=CATALOGUE_DTYPE)
+    for i, index in enumerate(range(start, stop)):
+        param_seed, noise_seed, galsim_seed = np.random.SeedSequence(
+            [seed, split_code, index]
+        ).spawn(3)
+        galaxies = draw_pair(np.random.default_rng(param_seed))
+        # GalSim's own generator places the star-forming knots.
+        galsim_rng = galsim.BaseDeviate(int(galsim_seed.generate_state(1)[0]))
+        images = [draw_galaxy(galaxy, galsim_rng) for galaxy in galaxies]
+        truth[i] = images
+        records[i] = _record(index, galaxies, truth[i])
+        signal = images[0] + images[1]
+        noise_rng = np.random.default_rng(noise_seed)
+        blends[i] = signal + shot_noise(signal, noise_rng) + correlated_noise(noise_rng)
+    return blends, truth, records
+
+
+def _simulate_task(task: tuple[int, int, int, int]) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    seed, split_code, start, stop = task
+    return (start, *simulate_chunk(seed, split_code, start, stop))
+
+
+def iter_chunks(
+    n: int, seed: int, split_code: int, jobs: int | None = None, progress: bool = False
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(start, blends, truth, records)`` chunks in order, simulated on ``jobs`` processes."""
+    if n < 1:
+        raise ValueError(f"number of blends must be at least 1, got {n}")
+    jobs = os.cpu_count() or 1 if jobs is None else jobs
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    tasks = [
+        (seed, split_code, start, min(start + CHUNK_SIZE, n)) for start in range(0, n, CHUNK_SIZE)
+    ]
+    bar = tqdm(total=n, unit="blend", disable=not progress, desc=f"simulating (split {split_code})")
+    with bar:
+        if jobs == 1 or len(tasks) == 1:
+            results = map(_simulate_task, tasks)
+            for result in results:
+                bar.update(len(result[3]))
+                yield result
+            return
+        # forkserver: workers never inherit the parent's threads (the server may run TensorFlow
+        # or Dask); preloading this module makes each worker start without re-importing GalSim.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        with context.Pool(min(jobs, len(tasks))) as pool:
+            for result in pool.imap(_simulate_task, tasks):
+                bar.update(len(result[3]))
+                yield result
+
+
+def catalogue_table(records: np.ndarray) -> Table:
+    """The catalogue of a split as an astropy Table with units."""
+    table = Table(records)
+    for name, unit in _UNITS.items():
+        table[name].unit = unit
+    table["separation"].unit = "pix"
+    return table
+
+
+def simulate_blends(
+    n: int, seed: int, split_code: int, jobs: int | None = None, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray, Table]:
+    """``n`` blends in memory: blends (n, 128, 128), truth (n, 2, 128, 128), catalogue Table.
+
+    ``split_code`` keeps splits of one seed apart (see SPLIT_CODES); images are float32 e-/s.
+    """
+    blends = np.empty((n, STAMP_SIZE, STAMP_SIZE), dtype=np.float32)
+    truth = np.empty((n, 2, STAMP_SIZE, STAMP_SIZE), dtype=np.float32)
+    records = np.empty(n, dtype=CATALOGUE_DTYPE)
+    for start, chunk_blends, chunk_truth, chunk_records in iter_chunks(
+        n, seed, split_code, jobs, progress
+    ):
+        stop = start + len(chunk_records)
+        blends[start:stop], truth[start:stop], records[start:stop] = (
+            chunk_blends,
+            chunk_truth,
+            chunk_records,
+        )
+    return blends, truth, catalogue_table(records)

@@ -1,0 +1,146 @@
+"""Connecting the dispatcher to Dask: a local cluster, an existing scheduler, or Slurm.
+
+Dask's own retries are off (``allowed-failures = 0``): when a worker dies mid-job the future
+errs with ``KilledWorker`` at once and the dispatcher decides whether to run it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask
+import distributed
+
+log = logging.getLogger(__name__)
+
+DASK_CONFIG = {"distributed.scheduler.allowed-failures": 0}
+# Task states that hold (or wait for) a worker slot.
+_ACTIVE_STATES = ("processing", "queued", "no-worker")
+
+
+def local_cluster(n_workers: int, *, gpu: bool = False) -> distributed.LocalCluster:
+    """The embedded cluster: one single-threaded worker process per slot, on loopback."""
+    with dask.config.set(DASK_CONFIG):
+        return distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            resources={"GPU": 1} if gpu else None,
+        )
+
+
+def slurm_cluster(settings: dict[str, Any]) -> Any:
+    """A dask-jobqueue SLURMCluster from ``DASK_SLURM`` (a table of SLURMCluster arguments).
+
+    Each Slurm job is one worker with one GPU; ``DASK_SLURM_JOBS`` jobs are requested.
+    """
+    from dask_jobqueue import SLURMCluster
+
+    options = dict(settings.get("DASK_SLURM") or {})
+    options.setdefault("processes", 1)
+    options.setdefault("cores", 1)
+    options.setdefault("worker_extra_args", ["--resources", "GPU=1"])
+    with dask.config.set(DASK_CONFIG):
+        cluster = SLURMCluster(**options)
+    cluster.scale(jobs=int(settings.get("DASK_SLURM_JOBS", 1)))
+    return cluster
+
+
+class Connection:
+    """A Dask client that is rebuilt when the scheduler went away and came back."""
+
+    def __init__(self, address: str | None = None, cluster: Any = None) -> None:
+        if (address is None) == (cluster is None):
+            raise ValueError("give either a scheduler address or a cluster, not both")
+        self.cluster = cluster
+        self.address = address or cluster.scheduler_address
+        self._client: distributed.Client | None = None
+
+    @property
+    def client(self) -> distributed.Client:
+        """A running client; a closed one (reconnect timed out) is replaced."""
+        if self._client is not None and self._client.status in ("closed", "closing"):
+            self._client = None
+        if self._client is None:
+            self._client = distributed.Client(self.address, timeout=10, set_as_default=False)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def connect(settings: dict[str, Any], *, gpu: bool = False) -> Connection:
+    """``DASK_SCHEDULER_ADDRESS``, else ``DASK_CLUSTER = "slurm"``, else a local cluster."""
+    address = settings.get("DASK_SCHEDULER_ADDRESS")
+    if address:
+        return Connection(address=address)
+    if settings.get("DASK_CLUSTER") == "slurm":
+        return Connection(cluster=slurm_cluster(settings))
+    return Connection(cluster=local_cluster(int(settings.get("LOCAL_WORKERS", 2)), gpu=gpu))
+
+
+@dataclass
+class WorkerView:
+    address: str
+    nthreads: int
+    resources: dict[str, float]
+    processing: list[str]
+
+
+@dataclass
+class ClusterView:
+    """One consistent look at the scheduler, taken once per dispatcher pass."""
+
+    workers: list[WorkerView]
+    key_states: dict[str, str]  # the asked-for keys the scheduler still knows
+    busy_slots: int
+    busy_gpus: int
+    allowed_failures: int
+    total_slots: int = field(init=False)
+    total_gpus: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.total_slots = sum(w.nthreads for w in self.workers)
+        self.total_gpus = sum(w.resources.get("GPU", 0) for w in self.workers)
+
+    def worker_of(self, key: str) -> str | None:
+        return next((w.address for w in self.workers if key in w.processing), None)
+
+
+def probe(client: distributed.Client, keys: list[str]) -> ClusterView:
+    """Workers, their running keys, busy slots and the state of ``keys``, in one round trip."""
+
+    # Defined inside so that cloudpickle ships it by value: the scheduler needs no project code.
+    def _look(dask_scheduler: Any, keys: list[str]) -> dict[str, Any]:
+        busy = gpus = 0
+        for ts in dask_scheduler.tasks.values():
+            if ts.state in _active:
+                busy += 1
+                gpus += "GPU" in (ts.resource_restrictions or {})
+        return {
+            "workers": [
+                (ws.address, ws.nthreads, dict(ws.resources), [str(t.key) for t in ws.processing])
+                for ws in dask_scheduler.workers.values()
+            ],
+            "keys": {k: dask_scheduler.tasks[k].state for k in keys if k in dask_scheduler.tasks},
+            "busy": busy,
+            "gpus": gpus,
+            "allowed_failures": dask_scheduler.allowed_failures,
+        }
+
+    _active = _ACTIVE_STATES
+    raw = client.run_on_scheduler(_look, keys=keys)
+    return ClusterView(
+        workers=[WorkerView(*w) for w in raw["workers"]],
+        key_states=raw["keys"],
+        busy_slots=raw["busy"],
+        busy_gpus=raw["gpus"],
+        allowed_failures=raw["allowed_failures"],
+    )

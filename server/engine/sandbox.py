@@ -1,0 +1,386 @@
+"""Run one command in a bubblewrap sandbox under time, memory, process and disk limits.
+
+bwrap starts as root without a user namespace, so that it can bind any host path read-only, then
+``setpriv`` drops the sandboxed program to an unprivileged host uid with no capabilities: unlike
+root (even a namespaced one, whose host uid is still 0), that uid is bound by RLIMIT_NPROC and
+cannot signal the worker. Every namespace but the user one is unshared (network: loopback only).
+The only writable places are size-capped tmpfs (/tmp = /scratch, /dev/shm); files come back
+through a pipe (fd ``$DEBLEND_RESULT_FD``: frames ``b"<name> <size>\\n"`` + bytes), size-capped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+from server.engine.exceptions import SandboxUnavailableError
+
+RESULT_FD_ENV = "DEBLEND_RESULT_FD"
+SCRATCH = "/scratch"  # HOME and working folder inside; a link to the capped /tmp
+SHM_MB = 64
+KIT_PACKAGES = ("ramp_kit", "scoring")
+# Host uids handed to sandboxes: one per job, so RLIMIT_NPROC counts that job's tasks only.
+UID_BASE = 200_000
+_uid_counter = itertools.count()
+POLL_SECONDS = 0.1
+LOG_FLUSH_SECONDS = 0.5
+GPU_POLL_SECONDS = 1.0
+# A kernel OOM kill shows as SIGKILL; near the limit we call it out of memory, not a crash.
+KERNEL_OOM_FRACTION = 0.8
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    timeout_seconds: float
+    memory_limit_mb: int
+    max_processes: int  # tasks (processes and threads) of the sandbox's uid
+    disk_limit_mb: int  # size of the /scratch tmpfs
+    output_limit_mb: int  # total size of the files sent back
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    argv: list[str]  # the program to run inside
+    binds: list[tuple[Path, str]]  # read-only (host path, sandbox path), besides the system
+    env: dict[str, str]  # the whole environment inside, nothing else leaks in
+    limits: SandboxLimits
+    forbidden: list[Path] = field(default_factory=list)  # host paths never to be visible
+    use_gpu: bool = False
+
+
+@dataclass
+class SandboxRun:
+    returncode: int | None
+    timed_out: bool
+    out_of_memory: bool
+    wall_seconds: float
+    peak_memory_mb: float
+    peak_gpu_memory_mb: float | None
+    log_tail: str
+    result_files: list[str]
+    result_error: str | None  # the returned files broke the protocol or the size cap
+
+
+def check_available() -> None:
+    """Raise :class:`SandboxUnavailableError` unless bwrap, setpriv and prlimit are here."""
+    missing = [tool for tool in ("bwrap", "setpriv", "prlimit") if shutil.which(tool) is None]
+    if missing:
+        raise SandboxUnavailableError(
+            f"missing {', '.join(missing)}: install bubblewrap and util-linux on the worker"
+        )
+    if os.geteuid() != 0:
+        raise SandboxUnavailableError(
+            f"the worker runs as uid {os.geteuid()}, expected root: the sandbox drops to a "
+            "fresh unprivileged uid per job, which needs root to start"
+        )
+
+
+def system_binds() -> list[str]:
+    """bwrap arguments for the read-only system: /usr, the loader, Python and the kit."""
+    args: list[str] = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for path in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"):
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    # The interpreter, the venv and (for an editable install) the kit and scoring packages.
+    roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), *kit_packages()}
+    for root in sorted(roots):
+        if not any(root.startswith(other + os.sep) for other in roots):
+            args += _parents(root) + ["--ro-bind", root, root]
+    return args
+
+
+def kit_packages() -> list[str]:
+    """Folders of the packages the sandbox imports from the project: ramp_kit and scoring."""
+    folders = []
+    for package in KIT_PACKAGES:
+        module = sys.modules.get(package) or importlib.import_module(package)
+        folders += [os.path.realpath(p) for p in module.__path__ if os.path.isdir(p)]
+    return folders
+
+
+def _parents(path: str) -> list[str]:
+    """Create the ancestors of a mount point world-traversable (bwrap makes /root 0700)."""
+    args: list[str] = []
+    for parent in reversed(Path(path).parents[:-1]):
+        if str(parent) != "/tmp":  # the scratch tmpfs, already there and world-writable
+            args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+def _dedupe_dirs(args: list[str]) -> list[str]:
+    """Drop repeated ``--perms 0755 --dir X`` triples (harmless, but noisy in ps)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    i = 0
+    while i < len(args):
+        if args[i : i + 3 : 2] == ["--perms", "--dir"] and args[i + 3] in seen:
+            i += 4
+            continue
+        if args[i : i + 3 : 2] == ["--perms", "--dir"]:
+            seen.add(args[i + 3])
+        out.append(args[i])
+        i += 1
+    return out
+
+
+def build_command(spec: SandboxSpec, result_fd: int, uid: int) -> list[str]:
+    """The full command line: prlimit, then bwrap, then setpriv, then ``spec.argv``."""
+    limits = spec.limits
+    args = ["prlimit", f"--nproc={limits.max_processes}", "--core=0", "--"]
+    args += ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+    args += ["--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    # setpriv needs these to switch uid; it drops them (and the bounding set) before exec.
+    for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"):
+        args += ["--cap-add", cap]
+    # The capped tmpfs is /tmp itself (/scratch links to it), mounted first: a system path under
+    # /tmp (a checkout in /tmp) is then bound inside it instead of clashing with it.
+    args += ["--perms", "1777", "--size", str(limits.disk_limit_mb * 2**20), "--tmpfs", "/tmp"]
+    args += ["--symlink", "/tmp", SCRATCH]
+    args += system_binds()
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    # POSIX semaphores of multiprocessing need a writable /dev/shm: small, and capped too.
+    args += ["--perms", "1777", "--size", str(SHM_MB * 2**20), "--tmpfs", "/dev/shm"]
+    if spec.use_gpu:
+        for device in sorted(Path("/dev").glob("nvidia*")):
+            args += ["--dev-bind", str(device), str(device)]
+    for source, dest in spec.binds:
+        args += _parents(dest) + ["--ro-bind", str(source), dest]
+    # Hide a forbidden folder that happens to sit under a bound one (hidden labels in the tree).
+    for bound in _bound_sources(args):
+        for secret in spec.forbidden:
+            rel = os.path.relpath(os.path.realpath(secret), bound[0])
+            if not rel.startswith(".."):
+                args += ["--tmpfs", os.path.normpath(os.path.join(bound[1], rel))]
+    args += ["--clearenv"]
+    for key, value in {**spec.env, RESULT_FD_ENV: str(result_fd)}.items():
+        args += ["--setenv", key, value]
+    args += ["--chdir", SCRATCH, "--"]
+    args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    args += ["--inh-caps=-all", "--bounding-set=-all", "--"]
+    return _dedupe_dirs(args) + spec.argv
+
+
+def _bound_sources(args: list[str]) -> list[tuple[str, str]]:
+    return [
+        (os.path.realpath(args[i + 1]), args[i + 2])
+        for i, arg in enumerate(args)
+        if arg == "--ro-bind"
+    ]
+
+
+def next_uid() -> int:
+    """A host uid no other job of this machine uses at the same time (64 per worker process)."""
+    return UID_BASE + (os.getpid() % 1000) * 64 + next(_uid_counter) % 64
+
+
+def run_sandboxed(
+    spec: SandboxSpec, results_dir: Path, log_sink: Callable[[str], None] | None = None
+) -> SandboxRun:
+    """Run ``spec`` to its end or its limits; files it returns land in ``results_dir``."""
+    check_available()
+    limits = spec.limits
+    read_fd, write_fd = os.pipe()
+    command = build_command(spec, write_fd, next_uid())
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+            start_new_session=True,  # one process group to kill: bwrap and its monitor
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        )
+    finally:
+        os.close(write_fd)
+    log = LogCapture(proc.stdout, log_sink)
+    collector = ResultCollector(read_fd, results_dir, limits.output_limit_mb * 2**20)
+    threads = [threading.Thread(target=t.run, daemon=True) for t in (log, collector)]
+    for thread in threads:
+        thread.start()
+    timed_out = out_of_memory = False
+    peak_mb, peak_gpu_mb = 0.0, (0.0 if spec.use_gpu and shutil.which("nvidia-smi") else None)
+    last_flush = last_gpu = started
+    root = psutil.Process(proc.pid)
+    tree: list[psutil.Process] = [root]
+    try:
+        while proc.poll() is None:
+            time.sleep(POLL_SECONDS)
+            now = time.monotonic()
+            tree = _process_tree(root) or tree
+            peak_mb = max(peak_mb, _rss_mb(tree))
+            if peak_gpu_mb is not None and now - last_gpu >= GPU_POLL_SECONDS:
+                peak_gpu_mb, last_gpu = max(peak_gpu_mb, _gpu_mb({p.pid for p in tree})), now
+            if now - started > limits.timeout_seconds:
+                timed_out = True
+                break
+            if peak_mb > limits.memory_limit_mb:
+                out_of_memory = True
+                break
+            if now - last_flush >= LOG_FLUSH_SECONDS:
+                log.flush()
+                last_flush = now
+    finally:
+        _kill(proc, tree)
+    for thread in threads:
+        thread.join(timeout=5)
+    log.flush()
+    returncode = proc.returncode
+    if returncode in (-signal.SIGKILL, 128 + signal.SIGKILL) and not timed_out:
+        out_of_memory = out_of_memory or peak_mb > KERNEL_OOM_FRACTION * limits.memory_limit_mb
+    return SandboxRun(
+        returncode=returncode,
+        timed_out=timed_out,
+        out_of_memory=out_of_memory,
+        wall_seconds=time.monotonic() - started,
+        peak_memory_mb=peak_mb,
+        peak_gpu_memory_mb=peak_gpu_mb,
+        log_tail=log.tail(),
+        result_files=collector.files,
+        result_error=collector.error,
+    )
+
+
+def _process_tree(root: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _rss_mb(tree: list[psutil.Process]) -> float:
+    total = 0
+    for process in tree:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            pass  # ended between the listing and the reading
+    return total / 2**20
+
+
+def _gpu_mb(pids: set[int]) -> float:
+    query = ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"]
+    try:
+        out = subprocess.run(query, capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0.0
+    rows = [line.split(",") for line in out.splitlines() if line.count(",") == 1]
+    return float(sum(float(mb) for pid, mb in rows if pid.strip().isdigit() and int(pid) in pids))
+
+
+def _kill(proc: subprocess.Popen, tree: list[psutil.Process]) -> None:
+    """SIGKILL bwrap's group and every process seen; the pid namespace takes the rest."""
+    if proc.poll() is None:
+        tree = _process_tree(psutil.Process(proc.pid)) or tree
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for process in tree[1:]:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    proc.wait()
+
+
+class LogCapture:
+    """Reads the sandbox's stdout+stderr; keeps the last ``TAIL_BYTES``, never more."""
+
+    TAIL_BYTES = 64 * 1024
+
+    def __init__(self, stream: IO[bytes], sink: Callable[[str], None] | None) -> None:
+        self._stream, self._sink = stream, sink
+        self._lock = threading.Lock()
+        self._tail = bytearray()
+        self._pending = bytearray()
+        self._skipped = 0
+
+    def run(self) -> None:
+        fd = self._stream.fileno()
+        while chunk := os.read(fd, 65536):
+            with self._lock:
+                self._tail = _keep_last(self._tail + chunk, self.TAIL_BYTES)[0]
+                self._pending, dropped = _keep_last(self._pending + chunk, self.TAIL_BYTES)
+                self._skipped += dropped
+        self._stream.close()
+
+    def flush(self) -> None:
+        """Send what arrived since the last flush (at most the last 64 KB) to the sink."""
+        with self._lock:
+            pending, skipped = bytes(self._pending), self._skipped
+            self._pending.clear()
+            self._skipped = 0
+        if self._sink is not None and (pending or skipped):
+            note = f"[... {skipped} bytes of output skipped ...]\n" if skipped else ""
+            self._sink(note + pending.decode("utf-8", errors="replace"))
+
+    def tail(self) -> str:
+        with self._lock:
+            return bytes(self._tail).decode("utf-8", errors="replace")
+
+
+def _keep_last(buffer: bytearray, size: int) -> tuple[bytearray, int]:
+    dropped = max(0, len(buffer) - size)
+    return (buffer[dropped:] if dropped else buffer), dropped
+
+
+class ResultCollector:
+    """Reads framed files from the result pipe into a folder, under a total size cap."""
+
+    NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
+
+    def __init__(self, fd: int, folder: Path, max_bytes: int) -> None:
+        self._stream = os.fdopen(fd, "rb", buffering=2**16)
+        self._folder, self._room = Path(folder), max_bytes
+        self._max_bytes = max_bytes
+        self.files: list[str] = []
+        self.error: str | None = None
+
+    def run(self) -> None:
+        with self._stream:
+            while header := self._stream.readline(128):
+                self.error = self._receive(header)
+                if self.error is not None:
+                    # Drain, so the writer is never stuck on a full pipe; the timeout bounds it.
+                    while self._stream.read(2**16):
+                        pass
+                    return
+
+    def _receive(self, header: bytes) -> str | None:
+        name, _, size_text = header.decode("ascii", errors="replace").strip().partition(" ")
+        if not self.NAME.fullmatch(name) or not size_text.isdigit():
+            return f"malformed result header {header[:64]!r}"
+        size = int(size_text)
+        if size > self._room:
+            return f"results larger than {self._max_bytes // 2**20} MB"
+        self._room -= size
+        with open(self._folder / name, "wb") as out:
+            while size:
+                chunk = self._stream.read(min(size, 2**20))
+                if not chunk:
+                    return f"result {name} truncated"
+                out.write(chunk)
+                size -= len(chunk)
+        self.files.append(name)
+        return None

@@ -1,0 +1,196 @@
+"""Run one job end to end on this machine: sandboxed training, then scoring outside.
+
+``run_job`` never raises for the student's faults: every outcome comes back as a
+:class:`JobResult`. Only :class:`EngineError` (the platform's fault) propagates, so that the
+dispatcher can retry the job elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from server.engine.exceptions import (
+    EngineError,
+    ExecutionTimeLimitExceededError,
+    InvalidPredictionsError,
+    MemoryLimitExceededError,
+    SubmissionError,
+    SubmissionFailedError,
+)
+from server.engine.job import JobKind, JobOutcome, JobResult, JobSpec
+from server.engine.sandbox import (
+    SandboxLimits,
+    SandboxRun,
+    SandboxSpec,
+    kit_packages,
+    run_sandboxed,
+)
+
+ENTRY = Path(__file__).with_name("sandbox_entry.py")
+QUICK_CHECK_TIMEOUT = 120  # seconds: broken code should fail in seconds, not in 30 minutes
+SUBMISSION_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+OUTCOMES = {
+    ExecutionTimeLimitExceededError: JobOutcome.TIMED_OUT,
+    MemoryLimitExceededError: JobOutcome.OUT_OF_MEMORY,
+}
+
+
+def run_job(
+    spec: JobSpec,
+    scratch_root: Path,
+    log_sink: Callable[[str], None] | None = None,
+    labels_dir_override: Path | None = None,
+) -> JobResult:
+    """Run ``spec`` in a sandbox under its limits and score it; ``log_sink`` gets live output.
+
+    ``labels_dir_override`` points at the hidden labels when they are not in
+    ``<hidden_data_dir>/labels``. Scratch files live in a fresh folder of ``scratch_root``,
+    removed at the end whatever happens.
+    """
+    started = time.monotonic()
+    result = JobResult(spec.submission_id, spec.attempt, spec.kind, JobOutcome.FAILED)
+    labels_dir = Path(labels_dir_override or Path(spec.hidden_data_dir) / "labels")
+    Path(scratch_root).mkdir(parents=True, exist_ok=True)
+    job_dir = Path(tempfile.mkdtemp(prefix=f"job-{spec.submission_id}-", dir=scratch_root))
+    try:
+        submission_dir = write_submission(spec.files, job_dir / "submission")
+        results_dir = job_dir / "results"
+        results_dir.mkdir()
+        run = run_sandboxed(sandbox_spec(spec, submission_dir, labels_dir), results_dir, log_sink)
+        result.log_tail = run.log_tail
+        result.peak_memory_mb = round(run.peak_memory_mb, 1)
+        result.peak_gpu_memory_mb = run.peak_gpu_memory_mb
+        timings = check_run(spec, run, results_dir)
+        result.train_seconds = timings.get("train")
+        result.valid_seconds = timings.get("valid")
+        result.test_seconds = timings.get("test")
+        if spec.kind is JobKind.FULL:
+            from server.engine.scoring_step import score_full_job
+
+            result.scores, result.preview_png = score_full_job(
+                results_dir, int(timings["n_folds"]), Path(spec.public_data_dir), labels_dir
+            )
+        result.outcome = JobOutcome.SUCCEEDED
+    except SubmissionError as exc:
+        result.outcome = OUTCOMES.get(type(exc), JobOutcome.FAILED)
+        result.error_summary = exc.summary
+        result.error_traceback = exc.traceback
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+        result.wall_seconds = time.monotonic() - started
+    return result
+
+
+def write_submission(files: dict[str, bytes], folder: Path) -> Path:
+    """The submission's files, readable by the sandbox's unprivileged uid."""
+    if "deblender.py" not in files:
+        raise SubmissionFailedError(f"deblender.py is missing: got {sorted(files)}")
+    folder.mkdir(mode=0o755)
+    folder.parent.chmod(0o755)  # mkdtemp makes it 0700
+    for name, content in files.items():
+        if not SUBMISSION_FILE.fullmatch(name):
+            raise SubmissionFailedError(f"invalid file name {name!r}: use letters, digits, _.-")
+        (folder / name).write_bytes(content)
+        (folder / name).chmod(0o644)
+    return folder
+
+
+def sandbox_spec(spec: JobSpec, submission_dir: Path, labels_dir: Path) -> SandboxSpec:
+    public_dir, hidden_inputs = Path(spec.public_data_dir), Path(spec.hidden_data_dir) / "inputs"
+    binds = [(submission_dir, "/submission"), (public_dir, "/data/public"), (ENTRY, "/entry.py")]
+    if spec.kind is JobKind.FULL:
+        binds.append((hidden_inputs, "/data/hidden"))
+    for source, _ in binds:
+        if not source.exists():
+            raise EngineError(f"{source} is missing on this worker: deploy the event's data")
+        if source.is_dir() and source.stat().st_mode & 0o005 != 0o005:
+            raise EngineError(
+                f"{source} is not readable by other users, and the sandbox runs as an "
+                f"unprivileged uid: `chmod -R o+rX {source}` (never the hidden labels)"
+            )
+    quick = spec.kind is JobKind.QUICK_CHECK
+    use_gpu = spec.use_gpu and not quick
+    threads = str(os.cpu_count() or 1)
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": "/scratch",
+        "TMPDIR": "/scratch",
+        "USER": "student",
+        "LOGNAME": "student",
+        "PYTHONPATH": python_path(),
+        "PYTHONUNBUFFERED": "1",  # output reaches the live log as it is printed
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow"),
+        "OMP_NUM_THREADS": threads,
+        "TF_NUM_INTRAOP_THREADS": threads,
+        "TF_NUM_INTEROP_THREADS": "2",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "0") if use_gpu else "",
+        "DEBLEND_N_FOLDS": str(spec.n_folds),
+        "DEBLEND_JOB": json.dumps({"kind": str(spec.kind)}),
+    }
+    limits = SandboxLimits(
+        timeout_seconds=run_timeout(spec),
+        memory_limit_mb=spec.memory_limit_mb,
+        max_processes=spec.max_processes,
+        disk_limit_mb=spec.disk_limit_mb,
+        output_limit_mb=spec.disk_limit_mb,
+    )
+    return SandboxSpec(
+        argv=[sys.executable, "-P", "/entry.py"],  # -P: no "/" on sys.path
+        binds=binds,
+        env=env,
+        limits=limits,
+        forbidden=[labels_dir],
+        use_gpu=use_gpu,
+    )
+
+
+def python_path() -> str:
+    """The kit's folders first (they win over a submission file named like them), then the
+    submission's, so that its helper modules import as top-level modules."""
+    parents = dict.fromkeys(str(Path(folder).parent) for folder in kit_packages())
+    return ":".join([*parents, "/submission"])
+
+
+def check_run(spec: JobSpec, run: SandboxRun, results_dir: Path) -> dict[str, float]:
+    """The timings of a run that went well; otherwise the SubmissionError that says why."""
+    if run.timed_out:
+        minutes = run_timeout(spec) / 60
+        raise ExecutionTimeLimitExceededError(f"timed out after {minutes:g} min")
+    if run.out_of_memory:
+        raise MemoryLimitExceededError(f"out of memory (limit {spec.memory_limit_mb} MB)")
+    if run.result_error:
+        raise InvalidPredictionsError(run.result_error)
+    try:
+        status = json.loads((results_dir / "status.json").read_text())
+        ok, summary = bool(status["ok"]), str(status.get("summary", ""))[:300]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        code = run.returncode if run.returncode is None or run.returncode >= 0 else -run.returncode
+        kind = "killed by signal" if run.returncode and run.returncode < 0 else "exit code"
+        raise SubmissionFailedError(
+            f"the submission ended without a result ({kind} {code}): did it exit or kill "
+            "its own processes?"
+        ) from None
+    if ok:
+        return {k: float(v) for k, v in status.get("timings", {}).items()}
+    if status.get("error_type") == "MemoryError":
+        raise MemoryLimitExceededError(f"out of memory (limit {spec.memory_limit_mb} MB)")
+    if "No space left on device" in summary:
+        summary = f"scratch disk full (limit {spec.disk_limit_mb} MB): {summary}"
+    raise SubmissionFailedError(summary, str(status.get("traceback") or "") or None)
+
+
+def run_timeout(spec: JobSpec) -> float:
+    if spec.kind is JobKind.QUICK_CHECK:
+        return min(spec.timeout_seconds, QUICK_CHECK_TIMEOUT)
+    return spec.timeout_seconds

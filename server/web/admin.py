@@ -1,0 +1,151 @@
+"""Instructors' tools: the queue, worker status, re-queue/cancel actions and CSV exports.
+
+Every action is a POST (CSRF-checked by the app-wide CSRFProtect) and every page is for
+instructors only; students get 403.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+
+from server.engine.scheduling import ordered_queue
+from server.models import DispatcherHeartbeat, Event, Submission, Team, WorkerStatus, utcnow
+from server.states import FINAL_STATES, IllegalTransitionError, SubmissionState
+from server.web import ranking
+from server.web.access import get_event_or_404, get_submission_or_404, instructor_required
+from server.web.database import get_db
+from server.web.exports import board_csv, submissions_csv
+from server.web.leaderboard import BUILDERS, board_kind
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# A dispatcher or worker not heard from for this long is shown as stale.
+STALE_AFTER = timedelta(seconds=30)
+
+
+@bp.get("/")
+@instructor_required
+def index() -> str:
+    events = get_db().scalars(select(Event).order_by(Event.created_at.desc())).all()
+    return render_template("admin/index.html", events=events)
+
+
+@bp.get("/events/<event_name>/queue")
+@instructor_required
+def queue(event_name: str) -> str:
+    event = get_event_or_404(event_name)
+    db = get_db()
+    teams = dict(db.execute(select(Team.id, Team.name).where(Team.event_id == event.id)).all())
+    running = db.scalars(
+        select(Submission)
+        .where(Submission.event_id == event.id, Submission.state == SubmissionState.TRAINING)
+        .order_by(Submission.started_at)
+    ).all()
+    finished = db.scalars(
+        select(Submission)
+        .where(Submission.event_id == event.id, Submission.state.in_(FINAL_STATES))
+        .order_by(Submission.finished_at.desc(), Submission.id.desc())
+    ).all()
+    return render_template(
+        "admin/queue.html",
+        event=event,
+        teams=teams,
+        pending=ordered_queue(db, event.id),
+        running=running,
+        finished=finished,
+    )
+
+
+@bp.get("/workers")
+@instructor_required
+def workers() -> str:
+    db = get_db()
+    now = utcnow()
+    worker_rows = db.scalars(select(WorkerStatus).order_by(WorkerStatus.address)).all()
+    heartbeats = db.execute(
+        select(DispatcherHeartbeat, Event.name)
+        .join(Event, Event.id == DispatcherHeartbeat.event_id)
+        .order_by(Event.name)
+    ).all()
+    return render_template(
+        "admin/workers.html",
+        workers=[(w, now - w.last_seen, now - w.last_seen > STALE_AFTER) for w in worker_rows],
+        heartbeats=[
+            (beat, name, now - beat.last_seen, now - beat.last_seen > STALE_AFTER)
+            for beat, name in heartbeats
+        ],
+        stale_after=int(STALE_AFTER.total_seconds()),
+    )
+
+
+def requeue(submission: Submission) -> None:
+    """Back to the queue as if just received: attempts, fault flag, scores and results reset."""
+    submission.set_state(SubmissionState.QUEUED)
+    submission.queued_at = utcnow()
+    submission.attempts = 0
+    submission.platform_fault = False
+    submission.scores.clear()
+    for name in ("started_at", "finished_at", "job_key", "worker_address", "error_summary"):
+        setattr(submission, name, None)
+    for name in ("error_traceback", "log_tail", "train_seconds", "valid_seconds"):
+        setattr(submission, name, None)
+    submission.test_seconds = None
+
+
+def cancel(submission: Submission) -> None:
+    submission.set_state(SubmissionState.CANCELLED)
+    submission.finished_at = utcnow()
+
+
+# action -> (change, verb for errors, past tense for success)
+ACTIONS = {
+    "requeue": (requeue, "re-queue", "Re-queued"),
+    "cancel": (cancel, "cancel", "Cancelled"),
+}
+
+
+@bp.post("/submissions/<int:submission_id>/<action>")
+@instructor_required
+def act(submission_id: int, action: str) -> BaseResponse:
+    submission = get_submission_or_404(submission_id, check_owner=False)
+    if action not in ACTIONS:
+        return Response(f"unknown action {action!r}; expected requeue or cancel", status=404)
+    change, verb, done = ACTIONS[action]
+    label = f"{submission.name!r} of team {submission.team.name!r}"
+    try:
+        change(submission)
+    except IllegalTransitionError as error:
+        get_db().rollback()
+        flash(f"Could not {verb} {label}: {error}.", "error")
+    else:
+        get_db().commit()
+        flash(f"{done} {label} (now {submission.state.value}).", "success")
+    return redirect(url_for("admin.queue", event_name=submission.event.name))
+
+
+def _csv_response(text: str, filename: str) -> Response:
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/events/<event_name>/leaderboard.csv")
+@instructor_required
+def leaderboard_csv(event_name: str) -> Response:
+    event = get_event_or_404(event_name)
+    kind = board_kind(request.args.get("board"))
+    board = BUILDERS[kind](ranking.load_entries(get_db(), event.id))
+    return _csv_response(board_csv(board, kind), f"{event.name}-{kind}-leaderboard.csv")
+
+
+@bp.get("/events/<event_name>/submissions.csv")
+@instructor_required
+def all_submissions_csv(event_name: str) -> Response:
+    event = get_event_or_404(event_name)
+    return _csv_response(submissions_csv(get_db(), event.id), f"{event.name}-submissions.csv")

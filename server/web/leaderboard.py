@@ -1,0 +1,200 @@
+"""Live leaderboards: the public board, the competition board, the private board, a projector.
+
+Pages render the table server-side; leaderboard.js then polls ``leaderboard.json?since=<token>``
+about once a second. Each poll costs one small query (event + change token); boards are built
+once per token and kept, already serialised, in a per-process cache.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from markupsafe import Markup
+
+from server.models import Event, EventState
+from server.web import ranking
+from server.web.access import is_instructor, may_see_private_scores
+from server.web.database import get_db
+from server.web.exports import BOARD_KINDS, BoardKind, Table, board_table, table_html
+
+bp = Blueprint("leaderboard", __name__)
+
+TITLES: dict[BoardKind, str] = {
+    "public": "Leaderboard",
+    "teams": "Competition leaderboard",
+    "private": "Private leaderboard",
+}
+BUILDERS: dict[BoardKind, Callable[[list[ranking.Entry]], list[ranking.Ranked]]] = {
+    "public": ranking.public_board,
+    "teams": ranking.competition_board,
+    "private": ranking.private_board,
+}
+POLL_MS = 1000
+
+
+class _Slot:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.values: dict[Any, Any] = {}
+        self.building: dict[Any, threading.Lock] = {}
+
+
+class BoardCache:
+    """What was built for each event's latest change token; older tokens are dropped.
+
+    Builds are single-flight: after a new score, the threads that poll at once wait for one
+    build instead of each rebuilding the same 3,000-row board.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[int, _Slot] = {}
+
+    def get(self, event_id: int, token: str, key: Any, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            slot = self._slots.get(event_id)
+            if slot is None or slot.token != token:
+                slot = self._slots[event_id] = _Slot(token)
+            if key in slot.values:
+                return slot.values[key]
+            building = slot.building.setdefault(key, threading.Lock())
+        with building:
+            if key not in slot.values:  # not built meanwhile by the thread we waited for
+                slot.values[key] = build()
+            return slot.values[key]
+
+
+def get_cache() -> BoardCache:
+    return current_app.extensions.setdefault("leaderboard_cache", BoardCache())
+
+
+def event_and_token(name: str) -> tuple[Event, str]:
+    """The event (404 if missing, or a draft for a non-instructor) and its change token."""
+    found = ranking.event_with_token(get_db(), name)
+    if found is None or (found[0].state == EventState.DRAFT and not is_instructor()):
+        abort(404)
+    return found
+
+
+def board_kind(value: str | None, default: BoardKind = "public") -> BoardKind:
+    if value is None:
+        return default
+    if value not in BOARD_KINDS:
+        abort(400, f"unknown board {value!r}; expected one of {', '.join(BOARD_KINDS)}")
+    return value  # type: ignore[return-value]
+
+
+def cached_entries(event_id: int, token: str) -> list[ranking.Entry]:
+    """The event's scored submissions, loaded once per change token."""
+    return get_cache().get(
+        event_id, token, "entries", lambda: ranking.load_entries(get_db(), event_id)
+    )
+
+
+def board_key(event: Event, kind: BoardKind, anonymise: bool) -> tuple[BoardKind, bool, bool]:
+    """What a visitor's table depends on (403 for a hidden private board)."""
+    if kind == "private" and not may_see_private_scores(event):
+        abort(403)
+    links = not anonymise and (is_instructor() or event.state == EventState.CLOSED)
+    return kind, anonymise, links
+
+
+def cached_table(event: Event, token: str, key: tuple[BoardKind, bool, bool]) -> Table:
+    kind, anonymise, links = key
+    cache, db = get_cache(), get_db()
+
+    def build() -> Table:
+        labels = None
+        if anonymise:
+            labels = cache.get(
+                event.id, token, "labels", lambda: ranking.team_numbers(db, event.id)
+            )
+        code_url = None
+        if links:
+
+            def code_url(submission_id: int) -> str:
+                return url_for("debrief.code", event_name=event.name, submission_id=submission_id)
+
+        board = BUILDERS[kind](cached_entries(event.id, token))
+        return board_table(board, kind, labels, code_url)
+
+    return cache.get(event.id, token, ("table", *key), build)
+
+
+def board_json(event: Event, token: str, kind: BoardKind, anonymise: bool) -> bytes:
+    """The poll's answer when something changed: the whole board, serialised once per token."""
+    key = board_key(event, kind, anonymise)
+
+    def build() -> bytes:
+        table = cached_table(event, token, key)
+        return json.dumps({"changed": True, "token": token, **table.as_json()}).encode()
+
+    return get_cache().get(event.id, token, ("json", *key), build)
+
+
+def board_html(event: Event, token: str, kind: BoardKind, anonymise: bool) -> Markup:
+    key = board_key(event, kind, anonymise)
+    build = lambda: table_html(cached_table(event, token, key))  # noqa: E731
+    return get_cache().get(event.id, token, ("html", *key), build)
+
+
+def render_board(name: str, kind: BoardKind, template: str, anonymise: bool = False) -> str:
+    event, token = event_and_token(name)
+    html = board_html(event, token, kind, anonymise)
+    poll_url = url_for(
+        "leaderboard.poll", event_name=name, board=kind, anonymise=int(anonymise) or None
+    )
+    return render_template(
+        template,
+        event=event,
+        kind=kind,
+        title=TITLES[kind],
+        table_html=html,
+        token=token,
+        poll_url=poll_url,
+        poll_ms=POLL_MS,
+        anonymise=anonymise,
+        show_private=may_see_private_scores(event),
+    )
+
+
+@bp.get("/events/<event_name>/leaderboard")
+def show(event_name: str) -> str:
+    return render_board(event_name, "public", "leaderboard/board.html")
+
+
+@bp.get("/events/<event_name>/leaderboard/teams")
+def teams(event_name: str) -> str:
+    return render_board(event_name, "teams", "leaderboard/board.html")
+
+
+@bp.get("/events/<event_name>/leaderboard/private")
+def private(event_name: str) -> str:
+    return render_board(event_name, "private", "leaderboard/board.html")
+
+
+@bp.get("/events/<event_name>/projector")
+def projector(event_name: str) -> str:
+    kind = board_kind(request.args.get("board"), default="teams")
+    anonymise = request.args.get("anonymise") == "1"
+    return render_board(event_name, kind, "leaderboard/projector.html", anonymise)
+
+
+@bp.get("/events/<event_name>/leaderboard.json")
+def poll(event_name: str) -> Response:
+    """``{"changed": false}`` when ``since`` is the current token, else the whole board."""
+    event, token = event_and_token(event_name)
+    kind = board_kind(request.args.get("board"))
+    if kind == "private" and not may_see_private_scores(event):
+        abort(403)
+    if request.args.get("since") == token:
+        body = json.dumps({"changed": False, "token": token}).encode()
+    else:
+        body = board_json(event, token, kind, request.args.get("anonymise") == "1")
+    response = Response(body, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,250 @@
+"""Leaderboard queries and ranking: plain functions of a session, no Flask.
+
+A whole board costs one query (scores pivoted with conditional aggregation); whether it changed
+costs one tiny aggregate, the change token, so pollers that find nothing new stay cheap.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from server.models import Event, ScoreSplit, Submission, SubmissionScore, Team
+from server.states import SubmissionState
+
+OFFICIAL_METRIC = "central_iou"
+# Every metric the boards show, with its direction (True: lower is better).
+METRICS: dict[str, bool] = {
+    "central_iou": False,
+    "companion_iou": False,
+    "overlap_iou": False,
+    "flux_error": True,
+}
+FAILED_STATES = (
+    SubmissionState.FAILED,
+    SubmissionState.TIMED_OUT,
+    SubmissionState.OUT_OF_MEMORY,
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One scored submission with its public and private test scores."""
+
+    submission_id: int
+    team_id: int
+    team: str
+    name: str
+    submitted_at: datetime
+    finished_at: datetime | None
+    train_seconds: float | None
+    public: dict[str, float | None]
+    private: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A board line; ``public_rank`` and ``move`` only on the private board."""
+
+    rank: int | None
+    entry: Entry
+    public_rank: int | None = None
+    move: int | None = None  # public rank - private rank: positive means it climbed
+
+
+def event_with_token(session: Session, name: str) -> tuple[Event, str] | None:
+    """The event called ``name`` and its change token, in one query (None if no such event).
+
+    The token moves whenever a submission becomes scored, stops being scored (re-queue) or is
+    re-scored: count, sum of ids and latest finish time of the scored submissions.
+    """
+    scored = and_(Submission.event_id == Event.id, Submission.state == SubmissionState.SCORED)
+    row = session.execute(
+        select(
+            Event,
+            func.count(Submission.id),
+            func.coalesce(func.sum(Submission.id), 0),
+            func.max(Submission.finished_at),
+        )
+        .outerjoin(Submission, scored)
+        .where(Event.name == name)
+        .group_by(Event.id)
+    ).first()
+    if row is None:
+        return None
+    event, count, id_sum, last = row
+    stamp = last.timestamp() if isinstance(last, datetime) else last
+    return event, f"{count}-{id_sum}-{stamp or 0}"
+
+
+def load_entries(session: Session, event_id: int) -> list[Entry]:
+    """Every scored submission of the event with all its test scores, in one query."""
+    pivot = [
+        func.max(
+            case(
+                (
+                    and_(SubmissionScore.split == split, SubmissionScore.metric == metric),
+                    SubmissionScore.value,
+                )
+            )
+        )
+        for split in (ScoreSplit.PUBLIC, ScoreSplit.PRIVATE)
+        for metric in METRICS
+    ]
+    stmt = (
+        select(
+            Submission.id,
+            Submission.team_id,
+            Team.name,
+            Submission.name,
+            Submission.created_at,
+            Submission.finished_at,
+            Submission.train_seconds,
+            *pivot,
+        )
+        .join(Team, Team.id == Submission.team_id)
+        .outerjoin(
+            SubmissionScore,
+            and_(
+                SubmissionScore.submission_id == Submission.id,
+                SubmissionScore.split.in_((ScoreSplit.PUBLIC, ScoreSplit.PRIVATE)),
+            ),
+        )
+        .where(Submission.event_id == event_id, Submission.state == SubmissionState.SCORED)
+        .group_by(Submission.id, Team.id)
+    )
+    n = len(METRICS)
+    return [
+        Entry(
+            *row[:7],
+            public=dict(zip(METRICS, row[7 : 7 + n], strict=True)),
+            private=dict(zip(METRICS, row[7 + n :], strict=True)),
+        )
+        for row in session.execute(stmt)
+    ]
+
+
+def _sort_key(value: float | None, metric: str) -> tuple[bool, float]:
+    """Better scores first, missing scores last."""
+    if value is None:
+        return (True, 0.0)
+    return (False, value if METRICS[metric] else -value)
+
+
+def rank(
+    entries: Iterable[Entry], split: str = "public", metric: str = OFFICIAL_METRIC
+) -> list[Ranked]:
+    """Rank by ``metric`` on ``split``; ties share a rank (1, 2, 2, 4), earliest listed first."""
+    ordered = sorted(
+        entries,
+        key=lambda e: (
+            _sort_key(getattr(e, split)[metric], metric),
+            e.submitted_at,
+            e.submission_id,
+        ),
+    )
+    board: list[Ranked] = []
+    for position, entry in enumerate(ordered, start=1):
+        value = getattr(entry, split)[metric]
+        if value is None:
+            board.append(Ranked(None, entry))
+        elif board and getattr(board[-1].entry, split)[metric] == value:
+            board.append(Ranked(board[-1].rank, entry))
+        else:
+            board.append(Ranked(position, entry))
+    return board
+
+
+def best_per_team(entries: Iterable[Entry]) -> list[Entry]:
+    """Each team's best submission by the public official score (earliest wins a tie)."""
+    best: dict[int, Entry] = {}
+    for ranked in rank(entries):
+        best.setdefault(ranked.entry.team_id, ranked.entry)
+    return list(best.values())
+
+
+def public_board(entries: Sequence[Entry]) -> list[Ranked]:
+    """The live leaderboard: every scored submission by public official score."""
+    return rank(entries)
+
+
+def competition_board(entries: Sequence[Entry]) -> list[Ranked]:
+    """One line per team: its best submission by public official score."""
+    return rank(best_per_team(entries))
+
+
+def private_board(entries: Sequence[Entry]) -> list[Ranked]:
+    """Each team's public pick ranked on the private test set, with its move since public."""
+    picks = best_per_team(entries)
+    public_rank = {r.entry.submission_id: r.rank for r in rank(picks)}
+    board = []
+    for ranked in rank(picks, split="private"):
+        before = public_rank[ranked.entry.submission_id]
+        move = before - ranked.rank if before is not None and ranked.rank is not None else None
+        board.append(Ranked(ranked.rank, ranked.entry, public_rank=before, move=move))
+    return board
+
+
+def progressions(entries: Iterable[Entry]) -> dict[str, list[tuple[datetime, float]]]:
+    """Per team, its best public official score so far at each submission that improved it."""
+    by_time = sorted(entries, key=lambda e: (e.submitted_at, e.submission_id))
+    lower = METRICS[OFFICIAL_METRIC]
+    steps: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for entry in by_time:
+        value = entry.public[OFFICIAL_METRIC]
+        if value is None:
+            continue
+        line = steps[entry.team]
+        if not line or (value < line[-1][1] if lower else value > line[-1][1]):
+            line.append((entry.submitted_at, value))
+    return dict(steps)
+
+
+@dataclass(frozen=True)
+class TeamActivity:
+    team: str
+    submissions: int
+    scored: int
+    failed: int  # failed, timed out or out of memory
+
+
+def team_activity(session: Session, event_id: int) -> list[TeamActivity]:
+    """Submissions, scored and failures per team (teams without submissions included)."""
+    counted = func.count(Submission.id)
+    stmt = (
+        select(
+            Team.name,
+            counted,
+            func.count(case((Submission.state == SubmissionState.SCORED, 1))),
+            func.count(case((Submission.state.in_(FAILED_STATES), 1))),
+        )
+        .outerjoin(Submission, Submission.team_id == Team.id)
+        .where(Team.event_id == event_id)
+        .group_by(Team.id)
+        .order_by(counted.desc(), Team.name)
+    )
+    return [TeamActivity(*row) for row in session.execute(stmt)]
+
+
+def failure_reasons(session: Session, event_id: int) -> list[tuple[str, int]]:
+    """How often each ``error_summary`` ended a submission, most frequent first."""
+    reason = func.coalesce(Submission.error_summary, "(no reason recorded)")
+    counted = func.count(Submission.id)
+    stmt = (
+        select(reason, counted)
+        .where(Submission.event_id == event_id, Submission.state.in_(FAILED_STATES))
+        .group_by(reason)
+        .order_by(counted.desc(), reason)
+    )
+    return [(text, count) for text, count in session.execute(stmt)]
+
+
+def team_numbers(session: Session, event_id: int) -> dict[int, str]:
+    """'Team 1..N' by team creation order, so an anonymised label never changes mid-event."""
+    ids = session.scalars(select(Team.id).where(Team.event_id == event_id).order_by(Team.id))
+    return {team_id: f"Team {number}" for number, team_id in enumerate(ids, start=1)}

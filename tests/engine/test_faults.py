@@ -1,0 +1,383 @@
+"""Faults, each caused for real: killed worker, dispatcher and scheduler processes, a locked
+database and a hung job. None may lose a submission or run it twice at once.
+
+The cluster is a real ``dask scheduler`` and ``dask worker --resources GPU=1`` subprocesses on
+loopback (the GPU-server layout, on CPU workers). Jobs are scripted by a JSON deblender.py and
+leave one marker line per run in the scratch folder, so runs can be counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from sqlalchemy import create_engine, select
+
+from server.db import Base, make_engine, make_session_factory
+from server.engine.cluster import Connection
+from server.engine.dispatcher import Dispatcher
+from server.engine.job import JobOutcome, JobResult
+from server.models import Event, Submission, SubmissionFile, Team
+from server.states import SubmissionState
+
+S = SubmissionState
+DASK = str(Path(sys.executable).with_name("dask"))
+ENV = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+
+
+def _make_scripted_job():
+    # A local function: Dask's pickle falls back to cloudpickle, which ships it by value,
+    # so the scheduler and worker processes need not import this test module.
+    def scripted_job(spec, scratch_root, topic):
+        """Writes its pid, sleeps as scripted for this (kind, attempt), then succeeds."""
+        import distributed
+
+        script = json.loads(spec.files["deblender.py"])
+        key = f"{spec.submission_id}-{spec.attempt}-{spec.kind}"
+        marker = Path(scratch_root) / f"{key}.runs"
+        with marker.open("a") as out:
+            out.write(f"start {os.getpid()}\n")
+        time.sleep(script.get(f"sleep-{spec.kind}-{spec.attempt}", 0.0))
+        with marker.open("a") as out:
+            out.write("done\n")
+        return JobResult(
+            submission_id=spec.submission_id,
+            attempt=spec.attempt,
+            kind=spec.kind,
+            outcome=JobOutcome.SUCCEEDED,
+            wall_seconds=1.0,
+            worker_address=distributed.get_worker().address,
+        )
+
+    return scripted_job
+
+
+scripted_job = _make_scripted_job()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def spawn(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        args, env=ENV, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Kill a process we started and its own children (the nanny's worker)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+
+
+class DaskProcesses:
+    def __init__(self, n_workers: int) -> None:
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.scheduler = self.start_scheduler()
+        self.workers = [
+            spawn(
+                DASK,
+                "worker",
+                self.address,
+                "--nthreads",
+                "1",
+                "--resources",
+                "GPU=1",
+                "--no-dashboard",
+                "--name",
+                f"w{i}",
+            )
+            for i in range(n_workers)
+        ]
+
+    def start_scheduler(self) -> subprocess.Popen:
+        port = self.address.rsplit(":", 1)[1]
+        return spawn(DASK, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard")
+
+    def close(self) -> None:
+        for proc in [*self.workers, self.scheduler]:
+            stop_group(proc)
+
+
+def wait_for(predicate, timeout=90.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def wait_workers(connection: Connection, n: int) -> None:
+    wait_for(lambda: len(connection.client.scheduler_info()["workers"]) >= n, what=f"{n} workers")
+
+
+@pytest.fixture(scope="module")
+def dask_processes():
+    procs = DaskProcesses(n_workers=2)
+    yield procs
+    procs.close()
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    with make_session_factory(engine)() as session:
+        session.add(
+            Event(
+                name="ev",
+                title="Ev",
+                public_data_dir="/p",
+                hidden_data_dir="/h",
+                use_gpu=True,
+                max_retries=1,
+                timeout_seconds=600,
+            )
+        )
+        session.add_all([Team(event_id=1, name="a"), Team(event_id=1, name="b")])
+        session.commit()
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def factory(db_url):
+    engine = make_engine(db_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def submit(factory, script: dict) -> int:
+    with factory() as session:
+        sub = Submission(event_id=1, team_id=1, name=f"s{time.monotonic_ns()}")
+        content = json.dumps(script).encode()
+        sub.files.append(SubmissionFile(name="deblender.py", content=content, sha256="0"))
+        session.add(sub)
+        session.commit()
+        return sub.id
+
+
+def get(factory, sid: int) -> Submission:
+    with factory() as session:
+        return session.get(Submission, sid)
+
+
+def runs(scratch: Path, sid: int, attempt: int, kind: str) -> list[str]:
+    marker = scratch / f"{sid}-{attempt}-{kind}.runs"
+    return marker.read_text().splitlines() if marker.exists() else []
+
+
+def started_pid(scratch: Path, sid: int, attempt: int, kind: str) -> int | None:
+    lines = [line for line in runs(scratch, sid, attempt, kind) if line.startswith("start")]
+    return int(lines[-1].split()[1]) if lines else None
+
+
+def dispatcher_thread(factory, connection, scratch, **kwargs):
+    dispatcher = Dispatcher(
+        factory,
+        "ev",
+        connection,
+        scratch_root=str(scratch),
+        job_function=scripted_job,
+        poll_seconds=0.1,
+        **kwargs,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=dispatcher.run, args=(stop,), daemon=True)
+    thread.start()
+    return dispatcher, stop, thread
+
+
+def run_dispatcher_process(db_url: str, address: str, scratch: str) -> None:
+    """Entry point of the dispatcher subprocess of the dispatcher-death test."""
+    engine = make_engine(db_url)
+    dispatcher = Dispatcher(
+        make_session_factory(engine),
+        "ev",
+        Connection(address=address),
+        scratch_root=scratch,
+        job_function=scripted_job,
+        poll_seconds=0.1,
+    )
+    dispatcher.run(threading.Event())
+
+
+def test_worker_killed_mid_job_reruns_without_charge(dask_processes, factory, tmp_path):
+    sid = submit(factory, {"sleep-quick_check-0": 60})
+    connection = Connection(address=dask_processes.address)
+    wait_workers(connection, 2)
+    dispatcher, stop, thread = dispatcher_thread(factory, connection, tmp_path)
+    try:
+        wait_for(lambda: started_pid(tmp_path, sid, 0, "quick_check"), what="job started")
+        os.kill(started_pid(tmp_path, sid, 0, "quick_check"), signal.SIGKILL)  # the worker
+        wait_for(lambda: get(factory, sid).state is S.SCORED, what="re-run scored")
+    finally:
+        stop.set()
+        thread.join(10)
+        connection.close()
+    sub = get(factory, sid)
+    # Charged for the second quick check and the full job only (1 s each), not the lost run.
+    assert (sub.attempts, sub.compute_seconds, sub.platform_fault) == (1, 2.0, False)
+    assert runs(tmp_path, sid, 0, "quick_check") == [runs(tmp_path, sid, 0, "quick_check")[0]]
+
+
+def test_worker_killed_past_max_retries_fails_as_platform_fault(dask_processes, factory, tmp_path):
+    sid = submit(factory, {"sleep-quick_check-0": 60, "sleep-quick_check-1": 60})
+    connection = Connection(address=dask_processes.address)
+    wait_workers(connection, 2)
+    dispatcher, stop, thread = dispatcher_thread(factory, connection, tmp_path)
+    try:
+        for attempt in (0, 1):  # max_retries = 1: the second death is one too many
+            wait_for(lambda a=attempt: started_pid(tmp_path, sid, a, "quick_check"), what="start")
+            wait_workers(connection, 2)
+            os.kill(started_pid(tmp_path, sid, attempt, "quick_check"), signal.SIGKILL)
+        wait_for(lambda: get(factory, sid).state is S.FAILED, what="platform failure")
+    finally:
+        stop.set()
+        thread.join(10)
+        connection.close()
+    sub = get(factory, sid)
+    assert sub.platform_fault and sub.compute_seconds == 0.0
+    assert sub.error_summary == "the platform failed to run this submission"
+
+
+def test_dispatcher_killed_restart_adopts_collects_and_requeues(
+    dask_processes, db_url, factory, tmp_path
+):
+    long_id = submit(factory, {"sleep-quick_check-0": 8})
+    short_id = submit(factory, {"sleep-quick_check-0": 1})
+    connection = Connection(address=dask_processes.address)
+    wait_workers(connection, 2)
+    code = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        f"from test_faults import run_dispatcher_process; "
+        f"run_dispatcher_process({db_url!r}, {dask_processes.address!r}, {str(tmp_path)!r})"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], env=ENV, start_new_session=True)
+    try:
+        wait_for(
+            lambda: (
+                get(factory, long_id).state is S.CHECKING
+                and get(factory, short_id).state is S.CHECKING
+            ),
+            what="both checking",
+        )
+        proc.kill()  # SIGKILL: no clean-up at all
+        proc.wait(10)
+        # The short job finishes while no dispatcher runs; its result waits on the scheduler.
+        wait_for(lambda: "done" in runs(tmp_path, short_id, 0, "quick_check"), what="short done")
+        with factory() as session:  # a job the cluster never heard of
+            lost = session.get(Submission, submit(factory, {}))
+            lost.state, lost.job_key = S.CHECKING, f"deblend-{lost.id}-0-quick_check"
+            session.commit()
+        dispatcher, stop, thread = dispatcher_thread(factory, connection, tmp_path)
+        try:
+            wait_for(
+                lambda: all(
+                    get(factory, i).state is S.SCORED for i in (long_id, short_id, lost.id)
+                ),
+                what="all scored",
+            )
+        finally:
+            stop.set()
+            thread.join(10)
+    finally:
+        stop_group(proc)
+        connection.close()
+    for sid in (long_id, short_id):  # adopted or collected: each check ran exactly once
+        assert runs(tmp_path, sid, 0, "quick_check") == [
+            runs(tmp_path, sid, 0, "quick_check")[0],
+            "done",
+        ]
+        assert get(factory, sid).attempts == 0
+
+
+def test_database_locked_dispatcher_backs_off_and_loses_nothing(dask_processes, db_url, tmp_path):
+    # A short busy timeout so the lock surfaces as OperationalError instead of a long wait.
+    engine = create_engine(db_url, connect_args={"timeout": 0.2})
+    factory = make_session_factory(engine)
+    ids = [submit(factory, {"sleep-quick_check-0": 1}) for _ in range(3)]
+    connection = Connection(address=dask_processes.address)
+    wait_workers(connection, 2)
+    dispatcher, stop, thread = dispatcher_thread(
+        factory, connection, tmp_path, max_backoff_seconds=1.0
+    )
+    locker = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=30)
+    try:
+        wait_for(lambda: get(factory, ids[0]).state is S.CHECKING, what="first check")
+        locker.execute("BEGIN EXCLUSIVE")
+        time.sleep(4)  # jobs finish while the database refuses every write
+        locker.rollback()
+        wait_for(lambda: all(get(factory, i).state is S.SCORED for i in ids), what="all scored")
+    finally:
+        locker.close()
+        stop.set()
+        thread.join(10)
+        connection.close()
+        engine.dispose()
+    assert dispatcher.errors > 0
+    assert [get(factory, i).compute_seconds for i in ids] == [2.0, 2.0, 2.0]
+
+
+def test_hung_job_timed_out_by_watchdog_and_worker_restarted(dask_processes, factory, tmp_path):
+    with factory() as session:
+        session.scalars(select(Event)).one().timeout_seconds = 2
+        session.commit()
+    hung = submit(factory, {"sleep-quick_check-0": 3600})
+    connection = Connection(address=dask_processes.address)
+    wait_workers(connection, 2)
+    dispatcher, stop, thread = dispatcher_thread(
+        factory, connection, tmp_path, watchdog_margin_seconds=1.0
+    )
+    try:
+        wait_for(lambda: get(factory, hung).state is S.TIMED_OUT, what="watchdog")
+        pid = started_pid(tmp_path, hung, 0, "quick_check")
+        wait_for(lambda: not psutil.pid_exists(pid), what="hung worker killed")
+        after = submit(factory, {})
+        wait_for(lambda: get(factory, after).state is S.SCORED, what="next one scored")
+    finally:
+        stop.set()
+        thread.join(10)
+        connection.close()
+    sub = get(factory, hung)
+    assert "watchdog" in sub.error_summary and sub.compute_seconds >= 3.0
+
+
+def test_scheduler_killed_and_restarted_requeues_lost_job(factory, tmp_path):
+    procs = DaskProcesses(n_workers=1)
+    connection = Connection(address=procs.address)
+    try:
+        wait_workers(connection, 1)
+        sid = submit(factory, {"sleep-quick_check-0": 30})
+        dispatcher, stop, thread = dispatcher_thread(factory, connection, tmp_path)
+        try:
+            wait_for(lambda: started_pid(tmp_path, sid, 0, "quick_check"), what="job started")
+            stop_group(procs.scheduler)
+            procs.scheduler = procs.start_scheduler()
+            wait_for(lambda: get(factory, sid).state is S.SCORED, timeout=120, what="scored")
+        finally:
+            stop.set()
+            thread.join(10)
+    finally:
+        connection.close()
+        procs.close()
+    sub = get(factory, sid)
+    # Lost with the scheduler: run again under the same attempt, not counted as a retry.
+    assert sub.attempts == 0 and sub.compute_seconds == 2.0
+    assert dispatcher.errors > 0

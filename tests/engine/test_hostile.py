@@ -1,0 +1,171 @@
+"""Hostile submissions: each ends in a clean JobResult and leaves this machine as it was."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from ramp_kit.constants import MASK_THRESHOLD
+from ramp_kit.io import hidden_halves, read_truth
+from server.engine.job import JobKind, JobOutcome, JobSpec
+from server.engine.sandbox import UID_BASE
+from server.engine.worker import run_job
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("sandbox")]
+
+# The attack runs in fit(); predict() then answers "everything is the central galaxy".
+TEMPLATE = """
+import os, sys, time
+import numpy as np
+
+class Deblender:
+    def fit(self, blends, truth):
+{attack}
+        return self
+
+    def predict(self, blends):
+        proba = np.zeros((len(blends), 128, 128, 2), dtype=np.float32)
+        proba[..., 0] = 1.0
+        return proba
+"""
+
+
+def hostile(attack: str) -> str:
+    body = "\n".join("        " + line for line in attack.strip().splitlines())
+    return TEMPLATE.format(attack=body)
+
+
+def sandbox_processes() -> list[psutil.Process]:
+    """Processes still running as a sandbox uid: there should never be any after a job."""
+    found = []
+    for process in psutil.process_iter(["uids"]):
+        uids = process.info["uids"]
+        if uids is not None and uids.real >= UID_BASE:
+            found.append(process)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def machine_left_clean() -> None:
+    yield
+    assert sandbox_processes() == []
+
+
+def test_hostile_reading_private_labels_sees_nothing(
+    make_spec: Callable[..., JobSpec], tmp_path: Path, hidden_dir: Path
+) -> None:
+    labels = hidden_dir / "labels" / "truth.fits"
+    attack = f"""
+found = [os.path.join(d, f) for d, _, fs in os.walk("/") if not d.startswith("/proc")
+         for f in fs if f == "truth.fits"]
+print("FOUND", found, os.path.exists({str(labels)!r}), flush=True)
+"""
+    result = run_job(make_spec(hostile(attack), n_folds=1), tmp_path)
+    assert result.outcome is JobOutcome.SUCCEEDED, result.error_summary
+    # Only the public training labels are visible, never the hidden ones.
+    assert "FOUND ['/data/public/data/train/truth.fits', " in result.log_tail
+    assert "labels/truth.fits" not in result.log_tail
+    assert "] False" in result.log_tail
+    truth = read_truth(hidden_dir / "labels")
+    public_truth = np.asarray(truth[hidden_halves(len(truth))[0], ..., 0])
+    # An all-True mask against each true mask: IoU = |T| / |all|, its fraction of pixels.
+    expected = float(np.mean(public_truth > MASK_THRESHOLD, axis=(1, 2)).mean())
+    public = {row.metric: row.value for row in result.scores if row.split == "public"}
+    assert public["central_iou"] == pytest.approx(expected)
+
+
+def test_hostile_network_connection_fails(
+    make_spec: Callable[..., JobSpec], tmp_path: Path
+) -> None:
+    attack = "import socket\nsocket.create_connection(('1.1.1.1', 443), timeout=3)"
+    result = run_job(make_spec(hostile(attack), kind=JobKind.QUICK_CHECK), tmp_path)
+    assert result.outcome is JobOutcome.FAILED
+    assert "OSError" in (result.error_summary or "")
+    assert "unreachable" in (result.error_summary or "")
+
+
+def test_hostile_fork_bomb_is_contained(make_spec: Callable[..., JobSpec], tmp_path: Path) -> None:
+    attack = "while True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    spec = make_spec(
+        hostile(attack), kind=JobKind.QUICK_CHECK, max_processes=48, timeout_seconds=4
+    )
+    result = run_job(spec, tmp_path)
+    assert result.outcome is JobOutcome.TIMED_OUT
+    assert result.error_summary == f"timed out after {4 / 60:g} min"
+    assert result.wall_seconds < 15
+    # The host can still start processes.
+    assert subprocess.run(["true"], check=False).returncode == 0
+
+
+def test_hostile_disk_filler_hits_the_scratch_cap(
+    make_spec: Callable[..., JobSpec], tmp_path: Path
+) -> None:
+    attack = """
+chunk = b"x" * 2**20
+with open("/scratch/fill", "wb") as out:
+    while True:
+        out.write(chunk)
+"""
+    free_before = shutil.disk_usage(tmp_path).free
+    result = run_job(make_spec(hostile(attack), kind=JobKind.QUICK_CHECK), tmp_path)
+    assert result.outcome is JobOutcome.FAILED
+    assert (result.error_summary or "").startswith("scratch disk full (limit 50 MB): OSError")
+    assert shutil.disk_usage(tmp_path).free > free_before - 20 * 2**20
+
+
+def test_hostile_infinite_loop_times_out(
+    make_spec: Callable[..., JobSpec], tmp_path: Path
+) -> None:
+    result = run_job(make_spec(hostile("while True:\n    pass"), timeout_seconds=3), tmp_path)
+    assert result.outcome is JobOutcome.TIMED_OUT
+    assert result.error_summary == "timed out after 0.05 min"
+    assert result.wall_seconds < 10
+
+
+def test_hostile_killing_everything_only_kills_the_sandbox(
+    make_spec: Callable[..., JobSpec], tmp_path: Path
+) -> None:
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        attack = (
+            "import signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(-1, signal.SIGKILL)"
+        )
+        result = run_job(make_spec(hostile(attack), kind=JobKind.QUICK_CHECK), tmp_path)
+        assert result.outcome is JobOutcome.FAILED
+        assert "ended without a result" in (result.error_summary or "")
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_hostile_huge_output_is_capped(make_spec: Callable[..., JobSpec], tmp_path: Path) -> None:
+    attack = """
+block = ("x" * 1023 + "\\n") * 1024
+for _ in range(1024):  # 1 GiB
+    sys.stdout.write(block)
+print("END")
+"""
+    chunks: list[str] = []
+    spec = make_spec(hostile(attack), kind=JobKind.QUICK_CHECK)
+    result = run_job(spec, tmp_path, log_sink=chunks.append)
+    assert result.outcome is JobOutcome.SUCCEEDED, result.error_summary
+    assert len(result.log_tail) <= 64 * 1024
+    assert result.log_tail.rstrip().endswith("END")
+    assert sum(map(len, chunks)) < 16 * 2**20  # at most 64 KB per flush reached the sink
+
+
+def test_hostile_memory_hog_is_out_of_memory(
+    make_spec: Callable[..., JobSpec], tmp_path: Path
+) -> None:
+    attack = "hog = bytearray(3 * 2**30)\ntime.sleep(30)"
+    spec = make_spec(hostile(attack), kind=JobKind.QUICK_CHECK, memory_limit_mb=1024)
+    result = run_job(spec, tmp_path)
+    assert result.outcome is JobOutcome.OUT_OF_MEMORY
+    assert result.error_summary == "out of memory (limit 1024 MB)"
