@@ -18,8 +18,15 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# With DEBLEND_TEST_POSTGRES_URL set (as .ci/run does), the database tests run again on
+# PostgreSQL after the whole suite has run on SQLite.
 test: venv lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$DEBLEND_TEST_POSTGRES_URL" ]; then \
+		echo "== database tests on PostgreSQL"; \
+		DEBLEND_TEST_DATABASE_URL="$$DEBLEND_TEST_POSTGRES_URL" $(PY) -m pytest $(PYTEST_ARGS) \
+			-m "not browser" tests/web tests/engine/test_scheduling.py; \
+	fi
 
 data: venv
 	$(PY) -m ramp_kit.data --n-train 2000 --n-test 500 --out $(DEMO_DIR)/student

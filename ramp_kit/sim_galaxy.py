@@ -28,9 +28,11 @@ MAX_HALF_SIZE = 95
 # (maximum flux in e-/s, folding threshold): at most a few e-/s fold back over the whole FFT.
 _FOLDING = ((400.0, 2e-2), (math.inf, 1e-2))
 _SERSIC_B = {1: 1.678347, 4: 7.669249}
-# Bulge truncation radii in half-light radii: a ladder with 25 % steps, so that GalSim builds
-# (and caches) few Sersic tables and the truncation is at most 25 % larger than needed.
-_TRUNCATION_RATIOS = tuple(4.0 * 1.25**k for k in range(20))
+# Bulge truncation radii in units of the de Vaucouleurs scale radius r0 (hlr / 3459): a ladder
+# with steps of at most 25 %, so that GalSim builds (and caches) few Sersic tables. GalSim keys
+# its cache on trunc / r0, so every ratio is a few-bit binary number: with r0 rounded to 24 bits,
+# r0 * ratio / r0 is exact and the key repeats.
+_TRUNCATION_RATIOS = tuple(q / 4 * 2.0**j for j in range(12, 22) for q in (4, 5, 6, 7))
 
 
 @lru_cache(maxsize=len(_FOLDING))
@@ -59,18 +61,24 @@ def _folding_threshold(flux: float) -> float:
     return next(threshold for limit, threshold in _FOLDING if flux < limit)
 
 
-def _bulge_truncation(galaxy: Galaxy, radius: float) -> float:
-    """Truncation radius (px) of the bulge that changes no pixel kept within ``radius``.
+def _bulge(galaxy: Galaxy, radius: float, gsparams: galsim.GSParams) -> galsim.GSObject:
+    """The de Vaucouleurs bulge, truncated where it changes no pixel kept within ``radius``.
 
-    Without it, the far wings of the de Vaucouleurs profile make GalSim use FFTs of up to
-    1024 pixels; with it, FFTs stay within 256 pixels. Beyond ``radius`` the bulge is at most
-    a fraction of the sky noise (see MAX_HALF_SIZE).
+    Without truncation, its far wings make GalSim use FFTs of up to 1024 pixels; with it, they
+    stay within 256. Beyond ``radius`` the bulge is at most a fraction of the sky noise (see
+    MAX_HALF_SIZE).
     """
     flux = galaxy.flux * galaxy.bulge_fraction
+    hlr = galaxy.bulge_hlr * PIXEL_SCALE
+    mantissa, exponent = math.frexp(galsim.DeVaucouleurs(half_light_radius=hlr).scale_radius)
+    r0 = math.ldexp(round(mantissa * 2**24), exponent - 24)
     visible = _sersic_extent(flux, galaxy.bulge_hlr, 4, 1.0)
-    needed = min(visible, radius) + PSF_MARGIN
-    ratio = next((r for r in _TRUNCATION_RATIOS if r * galaxy.bulge_hlr >= needed), 0.0)
-    return ratio * galaxy.bulge_hlr
+    needed = (min(visible, radius) + PSF_MARGIN) * PIXEL_SCALE
+    ratio = next((r for r in _TRUNCATION_RATIOS if r * r0 >= needed), 0.0)
+    bulge = galsim.DeVaucouleurs(
+        scale_radius=r0, flux=flux, trunc=ratio * r0, flux_untruncated=True, gsparams=gsparams
+    )
+    return bulge.shear(q=galaxy.bulge_axis_ratio, beta=galaxy.angle * galsim.degrees)
 
 
 def profile(galaxy: Galaxy, rng: galsim.BaseDeviate, radius: float) -> galsim.GSObject:
@@ -93,14 +101,7 @@ def profile(galaxy: Galaxy, rng: galsim.BaseDeviate, radius: float) -> galsim.GS
     ).shear(q=galaxy.disk_axis_ratio, beta=beta)
     parts = [disk]
     if bulge_flux > 0.0:
-        bulge = galsim.DeVaucouleurs(
-            half_light_radius=galaxy.bulge_hlr * PIXEL_SCALE,
-            flux=bulge_flux,
-            trunc=_bulge_truncation(galaxy, radius) * PIXEL_SCALE,
-            flux_untruncated=True,
-            gsparams=gsparams,
-        )
-        parts.append(bulge.shear(q=galaxy.bulge_axis_ratio, beta=beta))
+        parts.append(_bulge(galaxy, radius, gsparams))
     if galaxy.n_knots > 0:
         knots = galsim.RandomKnots(
             galaxy.n_knots,

@@ -228,7 +228,7 @@ def run_sandboxed(
             time.sleep(POLL_SECONDS)
             now = time.monotonic()
             tree = _process_tree(root) or tree
-            peak_mb = max(peak_mb, _rss_mb(tree))
+            peak_mb = max(peak_mb, _memory_mb(tree))
             if peak_gpu_mb is not None and now - last_gpu >= GPU_POLL_SECONDS:
                 peak_gpu_mb, last_gpu = max(peak_gpu_mb, _gpu_mb({p.pid for p in tree})), now
             if now - started > limits.timeout_seconds:
@@ -268,11 +268,12 @@ def _process_tree(root: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def _rss_mb(tree: list[psutil.Process]) -> float:
+def _memory_mb(tree: list[psutil.Process]) -> float:
+    """Proportional set size of the tree: pages shared after fork() count once, unlike RSS."""
     total = 0
     for process in tree:
         try:
-            total += process.memory_info().rss
+            total += process.memory_full_info().pss
         except psutil.Error:
             pass  # ended between the listing and the reading
     return total / 2**20

@@ -1,0 +1,160 @@
+"""Generate the challenge data: ``python -m ramp_kit.data``.
+
+Student release (public seed)::
+
+    python -m ramp_kit.data --n-train 10000 --n-test 2000 --out DIR [--seed 2019] [--jobs N]
+
+writes ``DIR/data/train`` and ``DIR/data/test`` (the layout ``problem.get_train_data(path=DIR)``
+reads). Hidden test set (server only, secret seed)::
+
+    python -m ramp_kit.data --hidden 2000 --seed-env DEBLEND_HIDDEN_SEED --out DIR
+
+writes ``DIR/inputs/blends.fits`` (all a sandboxed submission sees) and
+``DIR/labels/{truth,catalogue}.fits``. Chunks are written to disk as they arrive, so memory use
+stays flat whatever the number of blends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ramp_kit.constants import (
+    EXPOSURE_TIME,
+    NOISE_SIGMA,
+    PIXEL_SCALE,
+    PUBLIC_SEED,
+    STAMP_SIZE,
+    ZERO_POINT,
+)
+from ramp_kit.io import BLENDS_FILE, CATALOGUE_FILE, TRUTH_FILE
+from ramp_kit.sim_fits import FitsCubeWriter
+from ramp_kit.simulate import CATALOGUE_DTYPE, SPLIT_CODES, catalogue_table, iter_chunks
+
+_HEADER = {
+    "BUNIT": "electron/s",
+    "PIXSCALE": (PIXEL_SCALE, "arcsec / pixel"),
+    "ZEROPNT": (ZERO_POINT, "AB magnitude of 1 e-/s (F160W)"),
+    "EXPTIME": (EXPOSURE_TIME, "s, sets the galaxies' Poisson noise"),
+    "SKYSIGMA": (NOISE_SIGMA, "e-/s, rms of the correlated sky noise"),
+}
+
+
+def _write_split(
+    blends_dir: Path,
+    labels_dir: Path,
+    n: int,
+    seed: int,
+    split: str,
+    jobs: int | None,
+    progress: bool,
+    header: dict[str, object],
+) -> None:
+    """Simulate one split and stream it to ``blends_dir/blends.fits`` and ``labels_dir``."""
+    records = np.empty(n, dtype=CATALOGUE_DTYPE)
+    header = {**_HEADER, **header, "SPLIT": split}
+    with (
+        FitsCubeWriter(blends_dir / BLENDS_FILE, (n, STAMP_SIZE, STAMP_SIZE), header) as blends,
+        FitsCubeWriter(labels_dir / TRUTH_FILE, (n, 2, STAMP_SIZE, STAMP_SIZE), header) as truth,
+    ):
+        for start, chunk_blends, chunk_truth, chunk_records in iter_chunks(
+            n, seed, SPLIT_CODES[split], jobs, progress
+        ):
+            blends.write(start, chunk_blends)
+            truth.write(start, chunk_truth)
+            records[start : start + len(chunk_records)] = chunk_records
+    catalogue_table(records).write(labels_dir / CATALOGUE_FILE, overwrite=True)
+
+
+def generate_student_release(
+    out_dir: Path,
+    n_train: int,
+    n_test: int,
+    seed: int = PUBLIC_SEED,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Write the train and (labelled) local test sets to ``out_dir/data/{train,test}``."""
+    out_dir = Path(out_dir)
+    for split, n in (("train", n_train), ("test", n_test)):
+        split_dir = out_dir / "data" / split
+        _write_split(split_dir, split_dir, n, seed, split, jobs, progress, {"SEED": seed})
+    return out_dir
+
+
+def generate_hidden_set(
+    out_dir: Path, n: int, seed: int, jobs: int | None = None, progress: bool = True
+) -> Path:
+    """Write the server's hidden test set: ``out_dir/inputs`` (blends) and ``out_dir/labels``.
+
+    ``seed`` is a server secret: it is not written in any file, and the public seed is refused
+    because its galaxies are in the students' hands.
+    """
+    if seed == PUBLIC_SEED:
+        raise ValueError(
+            f"the hidden test set cannot use the public seed {PUBLIC_SEED}: students can "
+            "regenerate it. Use a secret seed, e.g. `--seed-env DEBLEND_HIDDEN_SEED`."
+        )
+    out_dir = Path(out_dir)
+    _write_split(out_dir / "inputs", out_dir / "labels", n, seed, "hidden", jobs, progress, {})
+    return out_dir
+
+
+def _seed_from_env(name: str) -> int:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        raise ValueError(f"environment variable {name} is not set: export it with the seed")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name} must hold an integer seed") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ramp_kit.data",
+        description="Simulate galaxy blends: the student release, or the hidden test set.",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument("--n-train", type=int, default=10_000, help="training blends")
+    parser.add_argument("--n-test", type=int, default=2_000, help="local test blends")
+    parser.add_argument(
+        "--hidden", type=int, metavar="N", help="write the hidden test set of N blends instead"
+    )
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, help=f"random seed (student default {PUBLIC_SEED})")
+    seeds.add_argument("--seed-env", metavar="VAR", help="read the seed from this variable")
+    parser.add_argument("--jobs", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        seed = _seed_from_env(args.seed_env) if args.seed_env else args.seed
+        if args.hidden is not None:
+            if seed is None:
+                parser.error("--hidden needs a secret seed: --seed-env VAR (or --seed)")
+            out = generate_hidden_set(args.out, args.hidden, seed, args.jobs, not args.quiet)
+        else:
+            out = generate_student_release(
+                args.out,
+                args.n_train,
+                args.n_test,
+                PUBLIC_SEED if seed is None else seed,
+                args.jobs,
+                not args.quiet,
+            )
+    except ValueError as error:
+        parser.error(str(error))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""Write a large FITS image cube chunk by chunk, without holding it in memory.
+
+The file is laid out exactly as ``astropy.io.fits.PrimaryHDU(float32 array).writeto`` would
+(header, then big-endian float32 data padded to 2880 bytes), so ``ramp_kit.io`` reads and
+memory-maps it like any other split.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+from astropy.io import fits
+
+_BLOCK = 2880  # FITS block size in bytes
+
+
+class FitsCubeWriter:
+    """A float32 primary-HDU image of ``shape`` (NumPy order), filled through ``write``."""
+
+    def __init__(
+        self, path: Path, shape: tuple[int, ...], header: dict[str, object] | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        hdu_header = fits.PrimaryHDU(np.zeros((1,) * len(shape), dtype=np.float32)).header
+        for axis, length in enumerate(reversed(shape), start=1):
+            hdu_header[f"NAXIS{axis}"] = length
+        for key, value in (header or {}).items():
+            hdu_header[key] = value
+        header_bytes = hdu_header.tostring().encode("ascii")
+        data_bytes = int(np.prod(shape)) * 4
+        padded = -(-data_bytes // _BLOCK) * _BLOCK
+        with open(self.path, "wb") as handle:
+            handle.write(header_bytes)
+            # A sparse file: the data blocks are zero until written.
+            handle.truncate(len(header_bytes) + padded)
+        self._data = np.memmap(
+            self.path, dtype=">f4", mode="r+", offset=len(header_bytes), shape=shape
+        )
+
+    def write(self, start: int, values: np.ndarray) -> None:
+        """Store ``values`` at ``[start : start + len(values)]`` along the first axis."""
+        self._data[start : start + len(values)] = values
+
+    def close(self) -> None:
+        self._data.flush()
+        del self._data
+
+    def __enter__(self) -> FitsCubeWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
