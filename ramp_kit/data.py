@@ -119,8 +119,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Simulate galaxy blends: the student release, or the hidden test set.",
     )
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--n-train", type=int, default=10_000, help="training blends")
-    parser.add_argument("--n-test", type=int, default=2_000, help="local test blends")
+    parser.add_argument("--n-train", type=int, help="training blends (default 10000)")
+    parser.add_argument("--n-test", type=int, help="local test blends (default 2000)")
     parser.add_argument(
         "--hidden", type=int, metavar="N", help="write the hidden test set of N blends instead"
     )
@@ -140,12 +140,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.hidden is not None:
             if seed is None:
                 parser.error("--hidden needs a secret seed: --seed-env VAR (or --seed)")
+            if args.n_train is not None or args.n_test is not None:
+                parser.error("--n-train/--n-test are for the student release, not --hidden")
             out = generate_hidden_set(args.out, args.hidden, seed, args.jobs, not args.quiet)
         else:
             out = generate_student_release(
                 args.out,
-                args.n_train,
-                args.n_test,
+                10_000 if args.n_train is None else args.n_train,
+                2_000 if args.n_test is None else args.n_test,
                 PUBLIC_SEED if seed is None else seed,
                 args.jobs,
                 not args.quiet,

@@ -25,7 +25,7 @@ COUNT_SLOPE = 0.25
 KNOT_PROBABILITY = 0.4
 CENTRE = (STAMP_SIZE - 1) / 2  # geometric centre of the stamp in array coordinates
 
-_SERSIC_B = {1: 1.678347, 4: 7.669249}  # b_n: half the flux inside the half-light radius
+SERSIC_B = {1: 1.678347, 4: 7.669249}  # b_n: half the flux inside the half-light radius
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Galaxy:
 
 def _enclosed(x: np.ndarray | float, n: int) -> np.ndarray | float:
     """Fraction of a Sersic profile's flux inside x half-light radii."""
-    return gammainc(2 * n, _SERSIC_B[n] * np.power(x, 1.0 / n))
+    return gammainc(2 * n, SERSIC_B[n] * np.power(x, 1.0 / n))
 
 
 def disk_radius(hlr: float, bulge_fraction: float, bulge_ratio: float) -> float:

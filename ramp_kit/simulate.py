@@ -16,7 +16,7 @@ import numpy as np
 from astropy.table import Table
 from tqdm import tqdm
 
-from ramp_kit.constants import MASK_THRESHOLD, STAMP_SIZE
+from ramp_kit.constants import MASK_THRESHOLD, STAMP_SIZE, ZERO_POINT
 from ramp_kit.sim_galaxy import draw_galaxy
 from ramp_kit.sim_noise import correlated_noise, shot_noise
 from ramp_kit.sim_params import Galaxy, draw_pair
@@ -28,8 +28,8 @@ ROLES = ("central", "companion")
 _GALAXY_COLUMNS = (
     ("x", "f8", "pix"),
     ("y", "f8", "pix"),
-    ("flux", "f8", "electron/s"),
-    ("mag", "f8", "mag(AB)"),
+    ("flux", "f8", ""),  # e-/s: not a FITS unit, said in the description
+    ("mag", "f8", "mag"),  # AB
     ("hlr", "f8", "pix"),
     ("bulge_fraction", "f8", ""),
     ("bulge_hlr", "f8", "pix"),
@@ -84,28 +84,36 @@ def simulate_chunk(
     return blends, truth, records
 
 
-def _simulate_task(task: tuple[int, int, int, int]) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+Chunk = tuple[int, np.ndarray, np.ndarray, np.ndarray]  # start, blends, truth, records
+
+
+def _simulate_task(task: tuple[int, int, int, int]) -> Chunk:
     seed, split_code, start, stop = task
     return (start, *simulate_chunk(seed, split_code, start, stop))
 
 
 def iter_chunks(
-    n: int, seed: int, split_code: int, jobs: int | None = None, progress: bool = False
-) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield ``(start, blends, truth, records)`` chunks in order, simulated on ``jobs`` processes."""
+    n: int,
+    seed: int,
+    split_code: int,
+    jobs: int | None = None,
+    progress: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[Chunk]:
+    """Yield ``(start, blends, truth, records)`` chunks in order, made on ``jobs`` processes."""
     if n < 1:
         raise ValueError(f"number of blends must be at least 1, got {n}")
-    jobs = os.cpu_count() or 1 if jobs is None else jobs
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     tasks = [
-        (seed, split_code, start, min(start + CHUNK_SIZE, n)) for start in range(0, n, CHUNK_SIZE)
+        (seed, split_code, start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)
     ]
-    bar = tqdm(total=n, unit="blend", disable=not progress, desc=f"simulating (split {split_code})")
+    split = next((name for name, code in SPLIT_CODES.items() if code == split_code), split_code)
+    bar = tqdm(total=n, unit="blend", disable=not progress, desc=f"simulating {split}")
     with bar:
         if jobs == 1 or len(tasks) == 1:
-            results = map(_simulate_task, tasks)
-            for result in results:
+            for result in map(_simulate_task, tasks):
                 bar.update(len(result[3]))
                 yield result
             return
@@ -124,12 +132,20 @@ def catalogue_table(records: np.ndarray) -> Table:
     table = Table(records)
     for name, unit in _UNITS.items():
         table[name].unit = unit
+    for role in ROLES:
+        table[f"{role}_flux"].description = "total flux, e-/s"
+        table[f"{role}_mag"].description = f"AB magnitude, zero point {ZERO_POINT}"
     table["separation"].unit = "pix"
     return table
 
 
 def simulate_blends(
-    n: int, seed: int, split_code: int, jobs: int | None = None, progress: bool = False
+    n: int,
+    seed: int,
+    split_code: int,
+    jobs: int | None = None,
+    progress: bool = False,
+    chunk_size: int = CHUNK_SIZE,
 ) -> tuple[np.ndarray, np.ndarray, Table]:
     """``n`` blends in memory: blends (n, 128, 128), truth (n, 2, 128, 128), catalogue Table.
 
@@ -139,7 +155,7 @@ def simulate_blends(
     truth = np.empty((n, 2, STAMP_SIZE, STAMP_SIZE), dtype=np.float32)
     records = np.empty(n, dtype=CATALOGUE_DTYPE)
     for start, chunk_blends, chunk_truth, chunk_records in iter_chunks(
-        n, seed, split_code, jobs, progress
+        n, seed, split_code, jobs, progress, chunk_size
     ):
         stop = start + len(chunk_records)
         blends[start:stop], truth[start:stop], records[start:stop] = (

@@ -28,7 +28,7 @@ def local_cluster(n_workers: int, *, gpu: bool = False) -> distributed.LocalClus
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: several clusters may share a host
             resources={"GPU": 1} if gpu else None,
         )
 

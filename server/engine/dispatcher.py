@@ -79,6 +79,8 @@ class Dispatcher:
         self.flights: dict[int, Flight] = {}  # submission id -> its job
         self.inbox = LogInbox(accept=lambda sid: sid in self.flights)
         self.errors = 0  # failed passes (database or scheduler unreachable), for monitoring
+        # Set when a job ends, so a freed worker is refilled at once rather than after a poll.
+        self._wake = threading.Event()
         self._client: distributed.Client | None = None
 
     def run(self, stop: threading.Event) -> None:
@@ -86,13 +88,15 @@ class Dispatcher:
         backoff = self.poll_seconds
         while not stop.is_set():
             try:
+                self._wake.clear()
                 self.run_pass()
                 backoff = self.poll_seconds
+                self._wake.wait(self.poll_seconds)
             except (DBAPIError, OSError, TimeoutError, distributed.comm.CommClosedError) as exc:
                 self.errors += 1
                 backoff = min(backoff * 2, self.max_backoff)
                 log.warning("dispatcher pass failed (%s); retrying in %.1f s", exc, backoff)
-            stop.wait(backoff)
+                stop.wait(backoff)
 
     def run_pass(self) -> None:
         """One reconcile-and-launch pass, in one transaction."""
@@ -144,6 +148,7 @@ class Dispatcher:
             # Not ours (a previous dispatcher's) or cut off by a scheduler restart.
             if submission.job_key in view.key_states:
                 self.flights[submission.id] = _adopt(client, submission.job_key, event)
+                self.flights[submission.id].future.add_done_callback(self._on_done)
                 log.info("adopted %s", submission.job_key)
             else:
                 self.flights.pop(submission.id, None)
@@ -237,7 +242,11 @@ class Dispatcher:
         )
         # Published, the job outlives this client: a restarted dispatcher adopts it by key.
         client.publish_dataset(future, name=key, override=True)
+        future.add_done_callback(self._on_done)
         self.flights[sid] = Flight(key, future, gpu, time.monotonic())
+
+    def _on_done(self, _future: distributed.Future) -> None:
+        self._wake.set()
 
     def _record(self, session: Session, event: Event, view: ClusterView, client) -> None:
         """The heartbeat and the worker table that instructors watch."""

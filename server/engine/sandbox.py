@@ -89,7 +89,7 @@ def check_available() -> None:
         )
 
 
-def system_binds() -> list[str]:
+def system_binds(made: set[str]) -> list[str]:
     """bwrap arguments for the read-only system: /usr, the loader, Python and the kit."""
     args: list[str] = ["--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
@@ -104,7 +104,7 @@ def system_binds() -> list[str]:
     roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), *kit_packages()}
     for root in sorted(roots):
         if not any(root.startswith(other + os.sep) for other in roots):
-            args += _parents(root) + ["--ro-bind", root, root]
+            args += _parents(root, made) + ["--ro-bind", root, root]
     return args
 
 
@@ -117,29 +117,14 @@ def kit_packages() -> list[str]:
     return folders
 
 
-def _parents(path: str) -> list[str]:
+def _parents(path: str, made: set[str]) -> list[str]:
     """Create the ancestors of a mount point world-traversable (bwrap makes /root 0700)."""
     args: list[str] = []
-    for parent in reversed(Path(path).parents[:-1]):
-        if str(parent) != "/tmp":  # the scratch tmpfs, already there and world-writable
-            args += ["--perms", "0755", "--dir", str(parent)]
+    for parent in map(str, reversed(Path(path).parents[:-1])):
+        if parent not in made and parent != "/tmp":  # /tmp: the scratch tmpfs, already there
+            args += ["--perms", "0755", "--dir", parent]
+            made.add(parent)
     return args
-
-
-def _dedupe_dirs(args: list[str]) -> list[str]:
-    """Drop repeated ``--perms 0755 --dir X`` triples (harmless, but noisy in ps)."""
-    out: list[str] = []
-    seen: set[str] = set()
-    i = 0
-    while i < len(args):
-        if args[i : i + 3 : 2] == ["--perms", "--dir"] and args[i + 3] in seen:
-            i += 4
-            continue
-        if args[i : i + 3 : 2] == ["--perms", "--dir"]:
-            seen.add(args[i + 3])
-        out.append(args[i])
-        i += 1
-    return out
 
 
 def build_command(spec: SandboxSpec, result_fd: int, uid: int) -> list[str]:
@@ -155,7 +140,8 @@ def build_command(spec: SandboxSpec, result_fd: int, uid: int) -> list[str]:
     # /tmp (a checkout in /tmp) is then bound inside it instead of clashing with it.
     args += ["--perms", "1777", "--size", str(limits.disk_limit_mb * 2**20), "--tmpfs", "/tmp"]
     args += ["--symlink", "/tmp", SCRATCH]
-    args += system_binds()
+    made: set[str] = set()  # folders already created inside
+    args += system_binds(made)
     args += ["--proc", "/proc", "--dev", "/dev"]
     # POSIX semaphores of multiprocessing need a writable /dev/shm: small, and capped too.
     args += ["--perms", "1777", "--size", str(SHM_MB * 2**20), "--tmpfs", "/dev/shm"]
@@ -163,7 +149,7 @@ def build_command(spec: SandboxSpec, result_fd: int, uid: int) -> list[str]:
         for device in sorted(Path("/dev").glob("nvidia*")):
             args += ["--dev-bind", str(device), str(device)]
     for source, dest in spec.binds:
-        args += _parents(dest) + ["--ro-bind", str(source), dest]
+        args += _parents(dest, made) + ["--ro-bind", str(source), dest]
     # Hide a forbidden folder that happens to sit under a bound one (hidden labels in the tree).
     for bound in _bound_sources(args):
         for secret in spec.forbidden:
@@ -176,7 +162,7 @@ def build_command(spec: SandboxSpec, result_fd: int, uid: int) -> list[str]:
     args += ["--chdir", SCRATCH, "--"]
     args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
     args += ["--inh-caps=-all", "--bounding-set=-all", "--"]
-    return _dedupe_dirs(args) + spec.argv
+    return args + spec.argv
 
 
 def _bound_sources(args: list[str]) -> list[tuple[str, str]]:
@@ -187,9 +173,15 @@ def _bound_sources(args: list[str]) -> list[tuple[str, str]]:
     ]
 
 
+def uid_range(pid: int | None = None) -> range:
+    """The 64 host uids of the jobs of one worker process (this one by default)."""
+    start = UID_BASE + ((os.getpid() if pid is None else pid) % 1000) * 64
+    return range(start, start + 64)
+
+
 def next_uid() -> int:
-    """A host uid no other job of this machine uses at the same time (64 per worker process)."""
-    return UID_BASE + (os.getpid() % 1000) * 64 + next(_uid_counter) % 64
+    """A host uid no other job of this machine uses at the same time."""
+    return uid_range()[next(_uid_counter) % 64]
 
 
 def run_sandboxed(
@@ -211,6 +203,9 @@ def run_sandboxed(
             start_new_session=True,  # one process group to kill: bwrap and its monitor
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         )
+    except OSError as exc:
+        os.close(read_fd)
+        raise SandboxUnavailableError(f"could not start bwrap: {exc}") from exc
     finally:
         os.close(write_fd)
     log = LogCapture(proc.stdout, log_sink)
@@ -224,8 +219,12 @@ def run_sandboxed(
     root = psutil.Process(proc.pid)
     tree: list[psutil.Process] = [root]
     try:
-        while proc.poll() is None:
-            time.sleep(POLL_SECONDS)
+        while True:
+            try:
+                proc.wait(timeout=POLL_SECONDS)  # returns at once when the sandbox ends
+                break
+            except subprocess.TimeoutExpired:
+                pass
             now = time.monotonic()
             tree = _process_tree(root) or tree
             peak_mb = max(peak_mb, _memory_mb(tree))
@@ -303,6 +302,18 @@ def _kill(proc: subprocess.Popen, tree: list[psutil.Process]) -> None:
         except psutil.Error:
             pass
     proc.wait()
+    # The pid namespace dies with its init, asynchronously: return once every process is dead.
+    # Zombies count as dead (they hold no memory): reaping them is the host init's job.
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in tree[1:]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 class LogCapture:

@@ -9,6 +9,7 @@ Predictions travel as uint8 (probability * 255): a quarter of float32, scores ba
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -46,13 +47,9 @@ def emit_array(name: str, array) -> None:  # noqa: ANN001 (numpy is imported laz
     out.flush()
 
 
-_PIPE: list = []
-
-
-def _result_pipe():  # noqa: ANN202
-    if not _PIPE:
-        _PIPE.append(os.fdopen(int(os.environ["DEBLEND_RESULT_FD"]), "wb", closefd=False))
-    return _PIPE[0]
+@functools.cache
+def _result_pipe() -> io.BufferedWriter:
+    return os.fdopen(int(os.environ["DEBLEND_RESULT_FD"]), "wb", closefd=False)
 
 
 def quantise(pred, n_expected: int):  # noqa: ANN001, ANN201
@@ -93,7 +90,7 @@ def full_run(problem, workflow) -> dict[str, float]:  # noqa: ANN001
     from ramp_kit.io import read_blends
 
     X, y = problem.get_train_data(PUBLIC_DIR)  # noqa: N806 (ramp's naming)
-    X_hidden = np.asarray(read_blends(HIDDEN_INPUTS_DIR))  # noqa: N806
+    X_hidden = read_blends(HIDDEN_INPUTS_DIR)  # noqa: N806 (memory-mapped)
     bagged = np.zeros((len(X_hidden), 128, 128, 2), dtype=np.float32)
     times = {"train": 0.0, "valid": 0.0, "test": 0.0}
     folds = list(problem.get_cv(X, y))
@@ -122,7 +119,7 @@ def full_run(problem, workflow) -> dict[str, float]:  # noqa: ANN001
         emit_array(f"fold{fold}_valid_pred.npy", valid_pred)
     # Test predictions are bagged over the folds, as ramp-workflow does.
     emit_array("hidden_pred.npy", np.rint(bagged / len(folds)).astype(np.uint8))
-    return {key: value / len(folds) for key, value in times.items()} | {"n_folds": len(folds)}
+    return {key: value / len(folds) for key, value in times.items()}
 
 
 def student_traceback(exc: BaseException) -> str:

@@ -76,7 +76,7 @@ def run_job(
             from server.engine.scoring_step import score_full_job
 
             result.scores, result.preview_png = score_full_job(
-                results_dir, int(timings["n_folds"]), Path(spec.public_data_dir), labels_dir
+                results_dir, spec.n_folds, Path(spec.public_data_dir), labels_dir
             )
         result.outcome = JobOutcome.SUCCEEDED
     except SubmissionError as exc:
@@ -172,22 +172,29 @@ def check_run(spec: JobSpec, run: SandboxRun, results_dir: Path) -> dict[str, fl
     if run.result_error:
         raise InvalidPredictionsError(run.result_error)
     try:
+        # Written by the entry, but the submission shares its sandbox: parse it defensively.
         status = json.loads((results_dir / "status.json").read_text())
         ok, summary = bool(status["ok"]), str(status.get("summary", ""))[:300]
+        timings = {str(k): float(v) for k, v in status.get("timings", {}).items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        code = run.returncode if run.returncode is None or run.returncode >= 0 else -run.returncode
-        kind = "killed by signal" if run.returncode and run.returncode < 0 else "exit code"
         raise SubmissionFailedError(
-            f"the submission ended without a result ({kind} {code}): did it exit or kill "
-            "its own processes?"
+            f"the submission ended without a result ({describe_exit(run.returncode)}): "
+            "did it exit or kill its own processes?"
         ) from None
     if ok:
-        return {k: float(v) for k, v in status.get("timings", {}).items()}
+        return timings
     if status.get("error_type") == "MemoryError":
         raise MemoryLimitExceededError(f"out of memory (limit {spec.memory_limit_mb} MB)")
     if "No space left on device" in summary:
         summary = f"scratch disk full (limit {spec.disk_limit_mb} MB): {summary}"
     raise SubmissionFailedError(summary, str(status.get("traceback") or "") or None)
+
+
+def describe_exit(returncode: int | None) -> str:
+    """bwrap reports a child killed by signal N as 128 + N, Popen as -N."""
+    if returncode is not None and (returncode < 0 or returncode > 128):
+        return f"killed by signal {abs(returncode) % 128 if returncode > 0 else -returncode}"
+    return f"exit code {returncode}"
 
 
 def run_timeout(spec: JobSpec) -> float:

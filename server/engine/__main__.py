@@ -1,0 +1,69 @@
+"""``python -m server.engine --event NAME [--config FILE]``: run one event's dispatcher.
+
+Without ``DASK_SCHEDULER_ADDRESS`` (or ``DASK_CLUSTER = "slurm"``) it starts the embedded local
+cluster of ``LOCAL_WORKERS`` processes; SIGTERM/SIGINT stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from typing import Any
+
+from sqlalchemy import select
+
+from server.config import CONFIG_ENV, load_settings
+from server.db import make_engine, make_session_factory
+from server.engine.cluster import connect
+from server.engine.dispatcher import Dispatcher
+from server.models import Event
+
+
+def serve(settings: dict[str, Any], event_name: str, stop: threading.Event) -> None:
+    """Connect to the cluster and dispatch ``event_name`` until ``stop`` is set."""
+    session_factory = make_session_factory(make_engine(settings["DATABASE_URL"]))
+    with session_factory() as session:
+        event = session.scalars(select(Event).where(Event.name == event_name)).one_or_none()
+        if event is None:
+            raise SystemExit(f"no event named {event_name!r}: create it first, then start this")
+        use_gpu = event.use_gpu
+    connection = connect(settings, gpu=use_gpu)
+    dispatcher = Dispatcher(
+        session_factory,
+        event_name,
+        connection,
+        scratch_root=settings["SCRATCH_DIR"],
+        poll_seconds=float(settings.get("DISPATCHER_POLL_SECONDS", 0.5)),
+        watchdog_margin_seconds=float(settings.get("ENGINE_WATCHDOG_MARGIN_SECONDS", 120)),
+        quick_check_timeout_seconds=int(settings.get("ENGINE_QUICK_CHECK_TIMEOUT_SECONDS", 300)),
+        max_backoff_seconds=float(settings.get("ENGINE_MAX_BACKOFF_SECONDS", 30)),
+    )
+    logging.getLogger(__name__).info("dispatching event %r on %s", event_name, connection.address)
+    try:
+        dispatcher.run(stop)
+    finally:
+        dispatcher.close()
+        connection.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m server.engine", description=__doc__)
+    parser.add_argument("--event", required=True, help="the event's name (URL slug)")
+    parser.add_argument("--config", help=f"settings file (default: ${CONFIG_ENV})")
+    args = parser.parse_args(argv)
+    if args.config:
+        os.environ[CONFIG_ENV] = args.config
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    serve(load_settings(), args.event, stop)
+
+
+if __name__ == "__main__":
+    main()
