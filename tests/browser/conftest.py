@@ -17,18 +17,20 @@ from subprocess import Popen
 
 import pytest
 from click.testing import CliRunner
-from werkzeug.serving import make_server
-
 from livestack import (
     POSTGRES_ENV,
     make_event_data,
     postgres_schema,
+    require_sandbox,
+    skip_or_fail,
     start_engine,
     stop,
     tail,
     wait_for_http,
     write_config,
 )
+from werkzeug.serving import make_server
+
 from server.cli import main as cli_main
 from server.web import create_app
 
@@ -59,18 +61,11 @@ class LiveServer:
     instructor_password: str = INSTRUCTOR_PASSWORD
 
 
-def missing_tool(reason: str) -> None:
-    """Skip locally; in CI (``CI`` set) a missing tool is a broken set-up, so fail."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must provide it: see .ci/run)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[object]:
     """One headless Chromium for the session; each test opens its own contexts."""
     if not CHROMIUM.exists():
-        missing_tool(f"{CHROMIUM} is missing: apt-get install chromium")
+        skip_or_fail(f"{CHROMIUM} is missing: apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -131,7 +126,9 @@ def live_server(
         "--min-gap", "0", "--timeout", "300", "--memory-mb", "2048",
     )  # fmt: skip
     deblend_cli("open-event", EVENT)
-    deblend_cli("create-user", INSTRUCTOR_EMAIL, "--name", "Prof", "--password", INSTRUCTOR_PASSWORD)
+    deblend_cli(
+        "create-user", INSTRUCTOR_EMAIL, "--name", "Prof", "--password", INSTRUCTOR_PASSWORD
+    )
     deblend_cli("make-instructor", INSTRUCTOR_EMAIL)
 
     config: Path = deblend_cli.config  # type: ignore[attr-defined]
@@ -153,6 +150,7 @@ def live_server(
 @pytest.fixture
 def engine(live_server: LiveServer, tmp_path: Path) -> Iterator[Callable[[], Popen]]:
     """Starts the event's dispatcher (``python -m server.engine``) when the test says so."""
+    require_sandbox()
     started: list[Popen] = []
     log_path = tmp_path / "engine.log"
 

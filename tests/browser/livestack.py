@@ -19,9 +19,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import make_url, text
 
 from server.db import make_engine
+from server.engine.exceptions import SandboxUnavailableError
+from server.engine.sandbox import check_available
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -45,6 +48,21 @@ class Deblender:
 """
 # Scoring on a loaded two-core machine: a local Dask cluster, then two sandboxed runs.
 SCORING_TIMEOUT = 420.0
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip locally; in CI (``CI`` set) a missing tool is a broken set-up, so fail."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must provide it: see .ci/run)")
+    pytest.skip(reason)
+
+
+def require_sandbox() -> None:
+    """The dispatcher runs submissions in bubblewrap, as root."""
+    try:
+        check_available()
+    except SandboxUnavailableError as error:
+        skip_or_fail(str(error))
 
 
 def free_port() -> int:

@@ -11,9 +11,8 @@ import io
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
-
 from livestack import DISK_DEBLENDER, SCORING_TIMEOUT, tail
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
 
