@@ -1,6 +1,8 @@
 """Physical and numerical constants shared by the simulator, the problem and the scores."""
 
 STAMP_SIZE = 128  # pixels on a side
+N_CHANNELS = 2  # central galaxy, companion
+IMAGE_SHAPE = (STAMP_SIZE, STAMP_SIZE, N_CHANNELS)  # one truth image / prediction
 PIXEL_SCALE = 0.06  # arcsec / pixel, HST WFC3/IR F160W drizzled (CANDELS)
 ZERO_POINT = 25.96  # AB magnitude of 1 e-/s in F160W
 # Sky noise rms per pixel (e-/s), CANDELS-wide-like depth; images are in e-/s.

@@ -14,10 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from rampwf.prediction_types.base import BasePrediction
 
-from ramp_kit.constants import STAMP_SIZE
+from ramp_kit.constants import IMAGE_SHAPE
 
-N_CHANNELS = 2
-IMAGE_SHAPE = (STAMP_SIZE, STAMP_SIZE, N_CHANNELS)
 # Images combined per step: bounds the temporaries of ``combine`` to a few MiB.
 COMBINE_CHUNK = 64
 

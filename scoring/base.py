@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 from rampwf.score_types.base import BaseScoreType
 
-from scoring.statistics import N_CHANNELS, image_statistics
+from scoring.statistics import N_CHANNELS
+from scoring.statistics_cache import shared_image_statistics
 
 
 def check_image_shapes(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> None:
@@ -68,11 +69,14 @@ class ImageScoreType(BaseScoreType):
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         self.check_y_pred_dimensions(y_true, y_pred)
         return self.from_statistics(
-            image_statistics(y_true, y_pred, self.mask_threshold, set(self.needs))
+            shared_image_statistics(y_true, y_pred, self.mask_threshold, set(self.needs))
         )
 
     def from_statistics(self, stats: dict[str, np.ndarray]) -> float:
-        """The score of the test set from the per-image statistics of ``image_statistics``."""
+        """The score of the test set from the per-image statistics of ``image_statistics``.
+
+        The arrays of ``stats`` are read-only: they are shared with the other score types.
+        """
         raise NotImplementedError
 
 
@@ -82,7 +86,8 @@ def score_together(
     """``{name: score}`` of several score types from one pass over the images.
 
     Same values as calling each score type, for the cost of about one: the server scores
-    the four official scores this way.
+    the four official scores this way. Score types called one after the other on the same
+    arrays share one pass too (``scoring.statistics_cache``).
     """
     thresholds = {st.mask_threshold for st in score_types if st.mask_threshold is not None}
     if len(thresholds) > 1:
@@ -93,5 +98,5 @@ def score_together(
     for score_type in score_types:
         score_type.check_y_pred_dimensions(y_true, y_pred)
     needs = set().union(*(score_type.needs for score_type in score_types))
-    stats = image_statistics(y_true, y_pred, next(iter(thresholds), None), needs)
+    stats = shared_image_statistics(y_true, y_pred, next(iter(thresholds), None), needs)
     return {score_type.name: score_type.from_statistics(stats) for score_type in score_types}

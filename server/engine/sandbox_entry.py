@@ -71,10 +71,10 @@ def quantise(pred, n_expected: int):  # noqa: ANN001, ANN201
     return np.rint(pred * 255.0).astype(np.uint8)
 
 
-def quick_check(problem, workflow) -> dict[str, float]:  # noqa: ANN001
+def quick_check(splits, workflow) -> dict[str, float]:  # noqa: ANN001
     import numpy as np
 
-    X, y = problem.get_train_data(PUBLIC_DIR)  # noqa: N806 (ramp's naming)
+    X, y = splits.get_train_data(PUBLIC_DIR)  # noqa: N806 (ramp's naming)
     train_is = np.arange(min(QUICK_TRAIN, len(X)))
     test_is = np.arange(len(train_is), min(len(train_is) + QUICK_TEST, len(X)))
     started = time.perf_counter()
@@ -84,16 +84,16 @@ def quick_check(problem, workflow) -> dict[str, float]:  # noqa: ANN001
     return {"train": trained - started, "valid": time.perf_counter() - trained}
 
 
-def full_run(problem, workflow) -> dict[str, float]:  # noqa: ANN001
+def full_run(splits, workflow) -> dict[str, float]:  # noqa: ANN001
     import numpy as np
 
     from ramp_kit.io import read_blends
 
-    X, y = problem.get_train_data(PUBLIC_DIR)  # noqa: N806 (ramp's naming)
+    X, y = splits.get_train_data(PUBLIC_DIR)  # noqa: N806 (ramp's naming)
     X_hidden = read_blends(HIDDEN_INPUTS_DIR)  # noqa: N806 (memory-mapped)
     bagged = np.zeros((len(X_hidden), 128, 128, 2), dtype=np.float32)
     times = {"train": 0.0, "valid": 0.0, "test": 0.0}
-    folds = list(problem.get_cv(X, y))
+    folds = list(splits.get_cv(X, y))
     for fold, (train_is, valid_is) in enumerate(folds):
         started = time.perf_counter()
         model = workflow.train_submission(SUBMISSION_DIR, X, y, train_is)
@@ -139,10 +139,12 @@ def main() -> int:
     try:
         # Imported here, not at the top: the kit (and keras, if the workflow needs it) loads
         # after the sandbox is up, and its import errors are reported like any other.
-        from ramp_kit import problem
+        # The problem's light parts only: ramp-workflow itself is not needed in here.
+        from ramp_kit import splits
+        from ramp_kit.workflow import DeblenderWorkflow
 
         run = quick_check if config["kind"] == "quick_check" else full_run
-        status = {"ok": True, "timings": run(problem, problem.workflow)}
+        status = {"ok": True, "timings": run(splits, DeblenderWorkflow())}
     except BaseException as exc:  # noqa: BLE001 (every fault of the submission is reported)
         summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
         status = {

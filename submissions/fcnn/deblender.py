@@ -9,7 +9,7 @@ Six 3x3 layers see only 13x13 pixels around each output pixel, too little to tel
 which galaxy sits in the middle of the stamp, so a second input channel gives each pixel its
 distance to the stamp centre.
 
-Environment variables: DEBLEND_EPOCHS (default 10), DEBLEND_MAX_SAMPLES (default: all),
+Environment variables: DEBLEND_EPOCHS (default 5), DEBLEND_MAX_SAMPLES (default 4000),
 DEBLEND_BATCH_SIZE (default 32). ``ramp-test --quick-test`` sets RAMP_TEST_MODE: one epoch.
 """
 
@@ -26,8 +26,8 @@ SEED = 2019
 
 def _settings():
     quick = bool(os.environ.get("RAMP_TEST_MODE"))
-    epochs = 1 if quick else int(os.environ.get("DEBLEND_EPOCHS", 10))
-    max_samples = int(os.environ.get("DEBLEND_MAX_SAMPLES", 0)) or None
+    epochs = 1 if quick else int(os.environ.get("DEBLEND_EPOCHS", 5))
+    max_samples = int(os.environ.get("DEBLEND_MAX_SAMPLES", 4000)) or None
     batch_size = int(os.environ.get("DEBLEND_BATCH_SIZE", 32))
     return epochs, max_samples, batch_size
 

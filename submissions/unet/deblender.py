@@ -9,7 +9,7 @@ belong to both galaxies where they overlap.
 Only ``keras.*`` APIs are used (``keras.ops`` for the maths): the same file runs on the
 TensorFlow, JAX or PyTorch backend (``KERAS_BACKEND=torch``) and on a GPU unchanged.
 
-Environment variables: DEBLEND_EPOCHS (default 12), DEBLEND_MAX_SAMPLES (default 4000),
+Environment variables: DEBLEND_EPOCHS (default 6), DEBLEND_MAX_SAMPLES (default 4000),
 DEBLEND_BATCH_SIZE (default 32). ``ramp-test --quick-test`` sets RAMP_TEST_MODE: one epoch.
 """
 
@@ -28,7 +28,7 @@ SEED = 2019
 
 def _settings():
     quick = bool(os.environ.get("RAMP_TEST_MODE"))
-    epochs = 1 if quick else int(os.environ.get("DEBLEND_EPOCHS", 12))
+    epochs = 1 if quick else int(os.environ.get("DEBLEND_EPOCHS", 6))
     max_samples = int(os.environ.get("DEBLEND_MAX_SAMPLES", 4000)) or None
     batch_size = int(os.environ.get("DEBLEND_BATCH_SIZE", 32))
     return epochs, max_samples, batch_size

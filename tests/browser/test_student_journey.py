@@ -88,10 +88,11 @@ def test_upload_appears_on_open_leaderboard_then_in_private_ranking_and_csv(
     except AssertionError as error:
         student.reload()
         state = student.locator("#status [data-state]").inner_text()
+        code = dispatcher.poll()
+        running = "still runs" if code is None else f"exited with {code}"
         raise AssertionError(
-            f"the submission (now {state!r}) never reached the open leaderboard; "
-            f"dispatcher {'exited ' + str(dispatcher.returncode) if dispatcher.poll() else 'runs'}"
-            f", its log:\n{tail(engine.log)}"
+            f"the submission (now {state!r}) never reached the open leaderboard; the dispatcher "
+            f"{running}; its log:\n{tail(engine.log)}"
         ) from error
 
     # The live update redrew the table in place: same document, same URL.
