@@ -38,38 +38,44 @@ EVEN_BYTES = np.uint64(0x00FF00FF00FF00FF)
 SUM_16BIT_LANES = np.uint64(0x0001000100010001)
 
 
-def words_countable(pixels: int) -> bool:
-    """Whether masks of ``pixels`` pixels x 2 channels fit the word-wise counters."""
-    return (pixels * N_CHANNELS) % (8 * WORD_GROUP) == 0 and pixels < 2**16
-
-
 def count_pixels(masks: np.ndarray) -> np.ndarray:
     """True pixels per channel of (..., pixels, 2) bool masks, as (..., 2) int64."""
-    if not (masks.flags.c_contiguous and words_countable(masks.shape[-2])):
+    if not (masks.flags.c_contiguous and words_countable(masks.shape[-2] * N_CHANNELS)):
         return np.count_nonzero(masks, axis=-2).astype(np.int64)
-    lanes = word_lane_sums(masks.reshape(*masks.shape[:-2], -1).view(np.uint64))
-    low = add_16bit_lanes(lanes & EVEN_BYTES)
-    high = add_16bit_lanes((lanes >> np.uint64(8)) & EVEN_BYTES)
-    # Even bytes (central pixels) are the low ones of each 16 bits on little-endian machines.
-    central, companion = (low, high) if np.little_endian else (high, low)
-    return np.stack([central, companion], axis=-1)
+    # A pixel's channels are an even byte (central) and the odd byte after it.
+    return count_even_odd_bytes(masks.reshape(*masks.shape[:-2], -1))
 
 
 def count_overlap(masks: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
     """Pixels whose two channels are both True in (..., pixels, 2) bool masks, as (...) int64.
 
-    ``scratch``, a uint64 array of at least ``masks.nbytes / 8`` words, saves an allocation.
+    ``scratch``, a bool array of at least ``masks.size / 2`` elements, saves an allocation.
     """
-    if not (masks.flags.c_contiguous and words_countable(masks.shape[-2])):
+    pixels = masks.shape[-2]
+    if not (masks.flags.c_contiguous and words_countable(pixels)):
         return np.count_nonzero(masks[..., 0] & masks[..., 1], axis=-1).astype(np.int64)
-    words = masks.reshape(*masks.shape[:-2], -1).view(np.uint64)
     if scratch is None:
-        scratch = np.empty(words.size, dtype=np.uint64)
-    both = scratch.reshape(-1)[: words.size].reshape(words.shape)
-    # Each even byte becomes central AND companion of its pixel; odd bytes are dropped below.
-    np.right_shift(words, np.uint64(8), out=both)
-    np.bitwise_and(words, both, out=both)
-    return add_16bit_lanes(word_lane_sums(both) & EVEN_BYTES)
+        scratch = np.empty(masks.size // N_CHANNELS, dtype=bool)
+    both = scratch.reshape(-1)[: masks.size // N_CHANNELS].reshape(masks.shape[:-1])
+    # A pixel's two mask bytes read as one uint16 are 0x0101 when both channels hold: a
+    # contiguous comparison instead of a strided AND of the channels.
+    np.equal(masks.view(np.uint16)[..., 0], 0x0101, out=both)
+    return count_even_odd_bytes(both).sum(axis=-1)
+
+
+def words_countable(n_bytes: int) -> bool:
+    """Whether rows of ``n_bytes`` bool fit ``count_even_odd_bytes``."""
+    return n_bytes % (8 * WORD_GROUP) == 0 and n_bytes < 2**17
+
+
+def count_even_odd_bytes(flags: np.ndarray) -> np.ndarray:
+    """True flags at even and at odd positions of (..., n_bytes) bool, as (..., 2) int64."""
+    lanes = word_lane_sums(flags.view(np.uint64))
+    low = add_16bit_lanes(lanes & EVEN_BYTES)
+    high = add_16bit_lanes((lanes >> np.uint64(8)) & EVEN_BYTES)
+    # Even positions are the low byte of each 16 bits on little-endian machines.
+    even, odd = (low, high) if np.little_endian else (high, low)
+    return np.stack([even, odd], axis=-1)
 
 
 def word_lane_sums(words: np.ndarray) -> np.ndarray:
@@ -80,7 +86,7 @@ def word_lane_sums(words: np.ndarray) -> np.ndarray:
 
 def add_16bit_lanes(group_lanes: np.ndarray) -> np.ndarray:
     """Total of the four 16-bit lanes of (..., n_groups) uint64, over the groups, as int64."""
-    lanes = np.add.reduce(group_lanes, axis=-1)  # each 16-bit lane <= pixels < 2**16
+    lanes = np.add.reduce(group_lanes, axis=-1)  # each 16-bit lane <= n_bytes / 2 < 2**16
     # The top 16 bits of lanes x 0x0001000100010001 are the sum of the four lanes.
     return ((lanes * SUM_16BIT_LANES) >> np.uint64(48)).astype(np.int64)
 
@@ -119,7 +125,7 @@ def image_statistics(
         # with a truth image is the blend's flux inside the mask.
         weights = np.empty((chunk, pixels * N_CHANNELS), dtype=np.float32)
     masks = np.empty((chunk, 3, pixels, N_CHANNELS), dtype=bool)
-    overlap_scratch = np.empty(masks.nbytes // 8, dtype=np.uint64) if OVERLAP in needs else None
+    overlap_scratch = np.empty(masks.shape[:-1], dtype=bool) if OVERLAP in needs else None
 
     for start in range(0, n_images, chunk):
         stop = min(start + chunk, n_images)
@@ -155,9 +161,12 @@ def image_statistics(
             np.multiply(pair, 0x0101, out=pair)
             chunk_weights = weights[:n]
             np.copyto(chunk_weights, pair.view(bool).reshape(n, pixels * N_CHANNELS))
-            flat_truth = truth.reshape(n, pixels * N_CHANNELS)
-            stats["flux_inside"][start:stop] = np.einsum("ij,ij->i", chunk_weights, flat_truth)
-            # Rows of the stamp added element-wise, then the central columns.
-            columns = np.add.reduce(truth.reshape(n, height, width * N_CHANNELS), axis=1)
+            # Column sums in float32 (H terms each), then the columns in float64: as exact
+            # as a float32 matrix product, and in one pass over the chunk.
+            rows = (n, height, width * N_CHANNELS)
+            stamps = truth.reshape(rows)
+            inside = np.einsum("ijk,ijk->ik", chunk_weights.reshape(rows), stamps)
+            stats["flux_inside"][start:stop] = inside.sum(axis=1, dtype=np.float64)
+            columns = np.add.reduce(stamps, axis=1)
             stats["true_flux"][start:stop] = columns[:, 0::2].sum(axis=1, dtype=np.float64)
     return stats

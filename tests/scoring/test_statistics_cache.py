@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import scoring.statistics_cache as statistics_cache
+from scoring.base import ImageScoreType
 from scoring.central_iou import CentralIoU
 from scoring.companion_iou import CompanionIoU
 from scoring.flux_error import FluxError
@@ -29,7 +30,9 @@ def passes(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
     calls: list[set[str]] = []
     original = statistics_cache.image_statistics
 
-    def counted(y_true, y_pred, mask_threshold, needs):  # noqa: ANN001, ANN202
+    def counted(
+        y_true: np.ndarray, y_pred: np.ndarray, mask_threshold: float | None, needs: set[str]
+    ) -> dict[str, np.ndarray]:
         calls.append(set(needs))
         return original(y_true, y_pred, mask_threshold, needs)
 
@@ -37,7 +40,7 @@ def passes(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
     return calls
 
 
-def four_scores() -> list:
+def four_scores() -> list[ImageScoreType]:
     return [
         CentralIoU(mask_threshold=THRESHOLD),
         CompanionIoU(mask_threshold=THRESHOLD),
