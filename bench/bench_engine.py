@@ -1,41 +1,95 @@
 """Engine benchmark: latency, overhead, worker utilisation and dispatcher memory.
 
-    .venv/bin/python bench/bench_engine.py [--workers 4] [--tiny 200] [--memory-jobs 1000]
+    .venv/bin/python bench/bench_engine.py [--workers 4] [--real 40] [--tiny 200]
+                                           [--memory-jobs 1000] [--poll 0.5]
 
-Runs the real dispatcher on a LocalCluster with a stand-in job (it sleeps for the "student"
-time and records when it ran), so the numbers are the engine's own: queueing, Dask, database.
-Targets: queued -> running < 1 s; overhead per job < 3 s; busy > 90 %; RSS flat.
+Runs the real dispatcher on a LocalCluster. Latency, overhead and the first utilisation run use
+the real worker (``run_job_task``: bubblewrap sandbox, scoring) on tiny generated data (16 train,
+8 test, 8 hidden blends) and a trivial submission that predicts a centred disk and prints
+timestamps: at import, and around its own fit/predict. The second utilisation run and the
+memory run use a stand-in job (it sleeps for the "student" time), so that their numbers are the
+engine's own: queueing, Dask, database. Every job records when it ran in the scratch folder.
+
+Targets: queued -> student code < 1 s; engine overhead per job < 3 s; workers busy > 90 %;
+dispatcher RSS flat.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 from sqlalchemy import func, select
 
+from ramp_kit.data import generate_hidden_set, generate_student_release
 from server.db import Base, make_engine, make_session_factory
 from server.engine.cluster import Connection, local_cluster
 from server.engine.dispatcher import Dispatcher
 from server.models import Event, Submission, SubmissionFile, Team
 from server.states import SubmissionState
 
+N_TRAIN, N_TEST, N_HIDDEN = 16, 8, 8
+# The trivial submission: a centred disk for the central galaxy, nothing for the companion.
+DISK_DEBLENDER = """\
+import time
 
-def _make_job():
-    # A local function: shipped to the workers by value (cloudpickle).
-    def timed_job(spec, scratch_root, topic):
+print(f"BENCH import {time.time():.6f}", flush=True)
+
+import numpy as np
+
+
+class Deblender:
+    def fit(self, blends, truth):
+        start = time.time()
+        print(f"BENCH student {start:.6f} {time.time():.6f}", flush=True)
+        return self
+
+    def predict(self, blends):
+        start = time.time()
+        yy, xx = np.mgrid[:128, :128] - 63.5
+        pred = np.zeros((len(blends), 128, 128, 2), dtype=np.float32)
+        pred[..., 0] = (xx**2 + yy**2 < 12**2).astype(np.float32)
+        print(f"BENCH student {start:.6f} {time.time():.6f}", flush=True)
+        return pred
+"""
+
+
+def _make_real_job():
+    # A local function: shipped to the workers by value (cloudpickle). It wraps the dispatcher's
+    # default job function and records when the task ran and what the student printed.
+    def real_job(spec, scratch_root, topic):
+        from server.engine.tasks import run_job_task
+
+        start = time.time()
+        result = run_job_task(spec, scratch_root, topic)
+        record = {"start": start, "end": time.time(), "log": result.log_tail}
+        record["outcome"] = str(result.outcome)
+        key = f"{spec.submission_id}-{spec.attempt}-{spec.kind}"
+        (Path(scratch_root) / f"{key}.json").write_text(json.dumps(record))
+        return result
+
+    return real_job
+
+
+def _make_standin_job():
+    def standin_job(spec, scratch_root, topic):
         from server.engine.job import JobOutcome, JobResult
 
         start = time.time()
         time.sleep(json.loads(spec.files["deblender.py"])["sleep"])
         end = time.time()
+        record = {"start": start, "end": end, "log": f"BENCH student {start} {end}\n"}
+        record["outcome"] = "succeeded"
         key = f"{spec.submission_id}-{spec.attempt}-{spec.kind}"
-        (Path(scratch_root) / key).write_text(f"{start} {end}")
+        (Path(scratch_root) / f"{key}.json").write_text(json.dumps(record))
         return JobResult(
             spec.submission_id,
             spec.attempt,
@@ -44,116 +98,200 @@ def _make_job():
             wall_seconds=end - start,
         )
 
-    return timed_job
+    return standin_job
 
 
-def setup(root: Path, n_teams: int = 4):
+def make_data(root: Path) -> tuple[Path, Path]:
+    """A tiny student release and hidden set, readable by the sandbox's unprivileged uid."""
+    release = generate_student_release(root / "release", N_TRAIN, N_TEST, jobs=1, progress=False)
+    hidden = generate_hidden_set(root / "hidden", N_HIDDEN, seed=7, jobs=1, progress=False)
+    for folder in (root, release, hidden):
+        folder.chmod(0o755)
+    for path in [*release.rglob("*"), *(hidden / "inputs").rglob("*"), hidden / "inputs"]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return release, hidden
+
+
+def setup(root: Path, release: Path, hidden: Path, n_teams: int = 4):
+    """A database with one event (n_folds 1, 60 s limit) and ``n_teams`` teams."""
     engine = make_engine(f"sqlite:///{root / 'bench.sqlite'}")
     Base.metadata.create_all(engine)
     factory = make_session_factory(engine)
     with factory() as session:
-        session.add(Event(name="bench", title="Bench", public_data_dir="/p", hidden_data_dir="/h"))
+        session.add(
+            Event(
+                name="bench",
+                title="Bench",
+                public_data_dir=str(release),
+                hidden_data_dir=str(hidden),
+                timeout_seconds=60,
+                memory_limit_mb=2048,
+            )
+        )
         session.add_all(Team(event_id=1, name=f"t{i}") for i in range(n_teams))
         session.commit()
     return factory
 
 
-def add(factory, n: int, sleep: float, n_teams: int = 4) -> list[tuple[int, float]]:
-    """Queue ``n`` submissions; returns (id, commit time)."""
+def add(factory, n: int, source: str, n_teams: int = 4) -> list[tuple[int, float]]:
+    """Queue ``n`` submissions; returns (id, time of the commit that queued it)."""
     out = []
     with factory() as session:
         for i in range(n):
             sub = Submission(event_id=1, team_id=1 + i % n_teams, name=f"s{time.monotonic_ns()}")
-            content = json.dumps({"sleep": sleep}).encode()
-            sub.files.append(SubmissionFile(name="deblender.py", content=content, sha256="0"))
+            sub.files.append(
+                SubmissionFile(name="deblender.py", content=source.encode(), sha256="0")
+            )
             session.add(sub)
             session.commit()
             out.append((sub.id, time.time()))
     return out
 
 
-def wait_done(factory, timeout: float) -> None:
+def wait_done(factory, timeout: float) -> float:
+    """Wait until every submission is final; returns when they were (time.time())."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with factory() as session:
-            left = session.scalar(
-                select(func.count()).where(Submission.state != SubmissionState.SCORED)
-            )
+            left = session.scalar(select(func.count()).where(Submission.state.not_in(_FINAL)))
         if left == 0:
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"{left} submissions not scored after {timeout} s")
+            return time.time()
+        time.sleep(0.02)
+    raise RuntimeError(f"{left} submissions not final after {timeout} s")
 
 
-def job_times(scratch: Path, sid: int, kind: str) -> tuple[float, float]:
-    start, end = (scratch / f"{sid}-0-{kind}").read_text().split()
-    return float(start), float(end)
+_FINAL = [s for s in SubmissionState if s.is_final]
+
+
+def not_scored(factory) -> int:
+    with factory() as session:
+        query = select(func.count()).where(Submission.state != SubmissionState.SCORED)
+        return session.scalar(query)
+
+
+def record(scratch: Path, sid: int, kind: str) -> dict:
+    data = json.loads((scratch / f"{sid}-0-{kind}.json").read_text())
+    lines = [line.split() for line in data["log"].splitlines() if line.startswith("BENCH ")]
+    data["import"] = next((float(w[2]) for w in lines if w[1] == "import"), None)
+    data["student"] = sum(float(w[3]) - float(w[2]) for w in lines if w[1] == "student")
+    return data
+
+
+class Run:
+    """A dispatcher of its own event and database, on the shared cluster, on a thread."""
+
+    def __init__(self, root, cluster, job: Callable, poll: float, release, hidden) -> None:
+        root.mkdir(parents=True)
+        self.root = root
+        self.factory = setup(root, release, hidden)
+        self.dispatcher = Dispatcher(
+            self.factory,
+            "bench",
+            Connection(cluster=cluster),
+            scratch_root=str(root),
+            job_function=job,
+            poll_seconds=poll,
+        )
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.dispatcher.run, args=(self.stop,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(30)
+        self.dispatcher.close()
+
+    def utilisation(self, n: int, source: str, workers: int) -> tuple[float, float]:
+        """(wall seconds, % of worker time spent in jobs) for ``n`` submissions at once."""
+        subs = add(self.factory, n, source)
+        t0 = time.time()
+        wall = wait_done(self.factory, 1800) - t0
+        busy = 0.0
+        for sid, _ in subs:
+            for kind in ("quick_check", "full"):
+                if (self.root / f"{sid}-0-{kind}.json").exists():
+                    job = record(self.root, sid, kind)
+                    busy += job["end"] - job["start"]
+        return wall, 100 * busy / (workers * wall)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--tiny", type=int, default=200)
+    parser.add_argument("--latency-runs", type=int, default=5)
+    parser.add_argument("--real", type=int, default=40, help="real submissions, utilisation")
+    parser.add_argument("--tiny", type=int, default=200, help="stand-in submissions")
     parser.add_argument("--memory-jobs", type=int, default=1000)
     parser.add_argument("--poll", type=float, default=0.5)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    rows: list[tuple[str, str, str]] = []
+    load_start = os.getloadavg()
+    release, hidden = make_data(root)
     cluster = local_cluster(args.workers)
-    factory = setup(root)
-    dispatcher = Dispatcher(
-        factory,
-        "bench",
-        Connection(cluster=cluster),
-        scratch_root=str(root),
-        job_function=_make_job(),
-        poll_seconds=args.poll,
-    )
-    stop = threading.Event()
-    thread = threading.Thread(target=dispatcher.run, args=(stop,), daemon=True)
-    thread.start()
+    runs: list[Run] = []
     try:
-        # 1-2. Latency and overhead, one submission at a time on an idle cluster.
-        latencies, overheads = [], []
-        for _ in range(5):
-            [(sid, queued)] = add(factory, 1, sleep=0.2)
-            wait_done(factory, 60)
-            done = time.time()
-            check, full = job_times(root, sid, "quick_check"), job_times(root, sid, "full")
-            latencies.append(check[0] - queued)
-            student = (check[1] - check[0]) + (full[1] - full[0])
-            overheads.append((done - queued - student) / 2)  # two jobs per submission
-        print(f"queued -> running: median {sorted(latencies)[2]:.3f} s (poll {args.poll} s)")
-        print(f"engine overhead per job: median {sorted(overheads)[2]:.3f} s")
-        # 3. Utilisation: tiny submissions, each job 0.5 s of "student" time.
-        subs = add(factory, args.tiny, sleep=0.5)
-        t0 = time.time()
-        wait_done(factory, 900)
-        wall = time.time() - t0
-        busy = sum(
-            e - s
-            for sid, _ in subs
-            for s, e in (job_times(root, sid, "quick_check"), job_times(root, sid, "full"))
-        )
-        print(
-            f"{args.tiny} tiny submissions on {args.workers} workers: wall {wall:.1f} s, "
-            f"busy {100 * busy / (args.workers * wall):.1f} %"
-        )
-        # 4. Dispatcher memory over many jobs (two per submission).
+        # (a)-(b) Latency and overhead, one real submission at a time on an idle cluster.
+        real = Run(root / "real", cluster, _make_real_job(), args.poll, release, hidden)
+        runs.append(real)
+        latencies, overheads, in_worker = [], [], []
+        for _ in range(args.latency_runs):
+            [(sid, queued)] = add(real.factory, 1, DISK_DEBLENDER)
+            done = wait_done(real.factory, 300)
+            check, full = record(real.root, sid, "quick_check"), record(real.root, sid, "full")
+            latencies.append(check["import"] - queued)
+            overheads.append((done - queued - check["student"] - full["student"]) / 2)
+            for job in (check, full):
+                in_worker.append(job["end"] - job["start"] - job["student"])
+        if not_scored(real.factory):
+            raise RuntimeError(f"the disk submission was not scored: see {real.root}")
+        rows.append(("(a) queued -> student code imported", "< 1 s", _seconds(latencies)))
+        rows.append(("(b) engine overhead per job, end to end", "< 3 s", _seconds(overheads)))
+        rows.append(("    of which inside the worker task", "", _seconds(in_worker)))
+        # (c) Utilisation: real sandboxed jobs, then stand-in jobs of 0.5 s each.
+        if args.real:
+            wall, busy = real.utilisation(args.real, DISK_DEBLENDER, args.workers)
+            label = f"(c) busy, {args.real} real submissions, {args.workers} workers"
+            rows.append((label, "> 90 %", f"{busy:.1f} % (wall {wall:.0f} s)"))
+        real.close()  # a dispatcher records the workers' jobs: only one may watch them
+        standin = Run(root / "standin", cluster, _make_standin_job(), args.poll, release, hidden)
+        runs.append(standin)
+        source = json.dumps({"sleep": 0.5})
+        wall, busy = standin.utilisation(args.tiny, source, args.workers)
+        label = f"(c) busy, {args.tiny} stand-in submissions (0.5 s jobs)"
+        rows.append((label, "> 90 %", f"{busy:.1f} % (wall {wall:.0f} s)"))
+        # (d) Dispatcher memory over many stand-in jobs (two per submission).
         process = psutil.Process()
         rss_start = process.memory_info().rss / 2**20
         t0 = time.time()
-        add(factory, args.memory_jobs // 2, sleep=0.0)
-        wait_done(factory, 1800)
+        add(standin.factory, args.memory_jobs // 2, json.dumps({"sleep": 0.0}))
+        wait_done(standin.factory, 1800)
         rss_end = process.memory_info().rss / 2**20
-        print(
-            f"RSS over {args.memory_jobs} jobs: {rss_start:.0f} -> {rss_end:.0f} MiB "
-            f"({time.time() - t0:.0f} s, flights left {len(dispatcher.flights)})"
+        rows.append(
+            (
+                f"(d) dispatcher RSS over {args.memory_jobs} stand-in jobs",
+                "flat",
+                f"{rss_start:.0f} -> {rss_end:.0f} MiB ({time.time() - t0:.0f} s, "
+                f"flights left {len(standin.dispatcher.flights)})",
+            )
         )
     finally:
-        stop.set()
-        thread.join(30)
-        dispatcher.close()
+        for run in runs:
+            if run.thread.is_alive():
+                run.close()
         cluster.close()
+    load = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(load_start, os.getloadavg(), strict=True))
+    print(f"\n{os.cpu_count()} cores; load average 1/5/15 min, start/end: {load}")
+    print(f"poll {args.poll} s, {args.workers} workers, data {N_TRAIN}/{N_TEST}/{N_HIDDEN}\n")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'target':<7}  result")
+    for name, target, value in rows:
+        print(f"{name:<{width}}  {target:<7}  {value}")
+
+
+def _seconds(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    return f"median {statistics.median(values):.2f} s (min {low:.2f}, max {high:.2f})"
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 ramp-workflow scores a step by calling each score type in turn on the same two arrays
 (``rampwf.utils.scoring.score_matrix``: every ``score_function`` reads ``.y_pred`` of the
-same ground-truth and prediction objects), and so does the worker. The first score type
-computes every statistic the arrays allow in one pass; the next ones find them here.
+same ground-truth and prediction objects), and so does the worker
+(``server.engine.scoring_step.score_rows``). The first score type computes every statistic
+the arrays allow in one pass; the next ones find them here (``shared_image_statistics``).
 
 A hit needs the very same two array objects (held by weak references, so that a freed
 array's id reused by a new one cannot match), the same shape, dtype, strides and data
@@ -40,24 +41,21 @@ class CachedStatistics:
     mask_threshold: float | None
     stats: dict[str, np.ndarray]
 
-    def serves(
-        self,
-        y_true: np.ndarray,
-        y_pred: np.ndarray,
-        mask_threshold: float | None,
-        needs: set[str],
-    ) -> bool:
-        """Whether these statistics answer this call (arrays checked last: the slow part)."""
-        if needs & THRESHOLD_GROUPS and mask_threshold != self.mask_threshold:
-            return False
-        if not needs <= groups_of(self.stats):
-            return False
+    def same_arrays(self, y_true: np.ndarray, y_pred: np.ndarray) -> bool:
+        """Whether the arrays are the ones these statistics were computed on, unchanged."""
         return (
             self.true_ref() is y_true
             and self.pred_ref() is y_pred
             and self.layout == layout(y_true, y_pred)
             and self.fingerprint == fingerprint(y_true, y_pred)
         )
+
+    def groups_for(self, mask_threshold: float | None) -> set[str]:
+        """The cached groups valid for a call with ``mask_threshold``."""
+        groups = groups_of(self.stats)
+        if mask_threshold is not None and mask_threshold != self.mask_threshold:
+            groups -= THRESHOLD_GROUPS
+        return groups
 
 
 _lock = threading.Lock()
@@ -69,18 +67,32 @@ def shared_image_statistics(
 ) -> dict[str, np.ndarray]:
     """``image_statistics`` of the arrays, reusing those of the previous call when valid.
 
-    On a miss every group the call can compute is computed (the channel and overlap groups
-    need a mask threshold), so that the other score types of the same step hit. The arrays
-    returned are read-only: they may be handed to the next score type as they are.
+    New arrays get every group the call can compute (the mask groups need a threshold) in
+    one pass, for the score types that follow on the same arrays: one pass for the four
+    scores of a step, at the price of a full pass for a lone score (ramp-workflow's bagging
+    scores each type on fresh arrays). A call on the same arrays that needs a missing group
+    (the flux error first, then an IoU) computes every group still missing.
+    The arrays returned are read-only: they are handed to the next score type as they are.
     """
     global _last
     entry = _last
-    if entry is not None and entry.serves(y_true, y_pred, mask_threshold, needs):
-        return entry.stats
-    groups = ALL_GROUPS if mask_threshold is not None else frozenset({FLUX})
-    stats = image_statistics(y_true, y_pred, mask_threshold, set(needs | groups))
+    computable = set(ALL_GROUPS if mask_threshold is not None else {FLUX})
+    kept: dict[str, np.ndarray] = {}
+    threshold = mask_threshold
+    if entry is not None and entry.same_arrays(y_true, y_pred):
+        valid = entry.groups_for(mask_threshold)
+        if needs <= valid:
+            return entry.stats
+        groups = (needs | computable) - valid
+        kept = {key: value for key, value in entry.stats.items() if group_of(key) in valid}
+        if mask_threshold is None:
+            threshold = entry.mask_threshold
+    else:
+        groups = needs | computable
+    stats = image_statistics(y_true, y_pred, mask_threshold, groups)
     for values in stats.values():
         values.setflags(write=False)
+    stats.update(kept)
     try:
         true_ref, pred_ref = weakref.ref(y_true), weakref.ref(y_pred)
     except TypeError:  # not weak-referenceable (not an ndarray): nothing to key on
@@ -91,7 +103,7 @@ def shared_image_statistics(
             pred_ref=pred_ref,
             layout=layout(y_true, y_pred),
             fingerprint=fingerprint(y_true, y_pred),
-            mask_threshold=mask_threshold,
+            mask_threshold=threshold,
             stats=stats,
         )
     return stats
@@ -104,10 +116,22 @@ def clear_statistics_cache() -> None:
         _last = None
 
 
+# The per-image arrays of each statistics group.
+GROUP_KEYS = {
+    CHANNELS: ("intersection", "union"),
+    OVERLAP: ("overlap_intersection", "overlap_union"),
+    FLUX: ("flux_inside", "true_flux"),
+}
+
+
+def group_of(key: str) -> str:
+    """The statistics group that yields the array ``key``."""
+    return next(group for group, keys in GROUP_KEYS.items() if key in keys)
+
+
 def groups_of(stats: dict[str, np.ndarray]) -> set[str]:
     """The statistics groups present in ``stats``."""
-    keys = {CHANNELS: "intersection", OVERLAP: "overlap_intersection", FLUX: "flux_inside"}
-    return {group for group, key in keys.items() if key in stats}
+    return {group_of(key) for key in stats}
 
 
 def layout(y_true: np.ndarray, y_pred: np.ndarray) -> tuple:

@@ -46,6 +46,7 @@ trains a small neural network, scores both, and shows how to test and submit you
         "code",
         """import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -232,7 +233,8 @@ command = [
     "--quick-test",
 ]
 run = subprocess.run(command, capture_output=True, text=True)
-print(run.stdout[-3000:])
+report = re.sub(r"\\x1b\\[[0-9;]*m", "", run.stdout)  # drop the terminal colour codes
+print(report[report.find("Bagged scores") :] if run.returncode == 0 else report + run.stderr)
 print("ramp-test exit code:", run.returncode)""",
     ),
     (

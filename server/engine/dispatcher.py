@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.engine import results
 from server.engine.cluster import ClusterView, Connection, probe
 from server.engine.job import JobKind, JobSpec
-from server.engine.scheduling import ordered_queue
+from server.engine.reconcile import Flight, forget, reconcile
+from server.engine.scheduling import ordered_queue, queue_mark
 from server.engine.tasks import LogInbox, log_topic, run_job_task
 from server.models import DispatcherHeartbeat, Event, Submission, WorkerStatus, utcnow
 from server.states import SubmissionState
@@ -35,20 +35,11 @@ from server.states import SubmissionState
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[[JobSpec, str, str], Any]
-# A just-submitted key may not have reached the scheduler yet: not "lost" before this.
-LAUNCH_GRACE_SECONDS = 10.0
 WORKER_STATUS_FORGET = timedelta(minutes=10)
+# While a worker is free, the queue is looked at this often between passes: a new submission
+# starts at once rather than after up to a poll interval.
+QUEUE_CHECK_SECONDS = 0.1
 _RUNNING = (SubmissionState.CHECKING, SubmissionState.TRAINING)
-
-
-@dataclass
-class Flight:
-    """A job this dispatcher holds a future for."""
-
-    key: str
-    future: distributed.Future
-    gpu: bool
-    since: float  # time.monotonic() of launch or adoption
 
 
 class Dispatcher:
@@ -82,6 +73,9 @@ class Dispatcher:
         # Set when a job ends, so a freed worker is refilled at once rather than after a poll.
         self._wake = threading.Event()
         self._client: distributed.Client | None = None
+        # The queue as the last pass left it, while a slot was free (else None), and its event.
+        self._queue_mark: tuple[int, int | None] | None = None
+        self._event_id: int | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Pass after pass until ``stop`` is set; outages back off and never lose work."""
@@ -91,12 +85,25 @@ class Dispatcher:
                 self._wake.clear()
                 self.run_pass()
                 backoff = self.poll_seconds
-                self._wake.wait(self.poll_seconds)
+                self._pause()
             except (DBAPIError, OSError, TimeoutError, distributed.comm.CommClosedError) as exc:
                 self.errors += 1
                 backoff = min(backoff * 2, self.max_backoff)
                 log.warning("dispatcher pass failed (%s); retrying in %.1f s", exc, backoff)
                 stop.wait(backoff)
+
+    def _pause(self) -> None:
+        """Until the next pass: a job ended, the poll interval passed, or the queue changed
+        while a worker is free (a cheap query every ``QUEUE_CHECK_SECONDS``)."""
+        deadline = time.monotonic() + self.poll_seconds
+        while (left := deadline - time.monotonic()) > 0:
+            watch = self._queue_mark is not None and self._event_id is not None
+            if self._wake.wait(min(left, QUEUE_CHECK_SECONDS) if watch else left):
+                return
+            if watch:
+                with self.session_factory() as session:
+                    if queue_mark(session, self._event_id) != self._queue_mark:
+                        return
 
     def run_pass(self) -> None:
         """One reconcile-and-launch pass, in one transaction."""
@@ -114,75 +121,34 @@ class Dispatcher:
             view = probe(client, [s.job_key for s in running if s.job_key])
             done: list[Flight] = []
             for submission in running:
-                done += self._reconcile(session, client, event, submission, view)
+                done += reconcile(self, session, client, event, submission, view)
             running_ids = {s.id for s in running}
             for sid in [sid for sid in self.flights if sid not in running_ids]:
-                done.append(self._drop(client, view, sid))  # cancelled or re-queued elsewhere
+                done.append(self.drop(client, view, sid))  # cancelled or re-queued elsewhere
             chunks = self.inbox.take()
             for submission in running:
                 if submission.id in chunks and submission.id in self.flights:
                     results.append_log(submission, chunks[submission.id])
-            launches = self._launch(session, event, view)
+            launches, free = self._launch(session, event, view)
+            self._event_id = event.id
+            self._queue_mark = queue_mark(session, event.id) if free > 0 else None
             self._record(session, event, view, client)
             try:
                 session.commit()
             except DBAPIError:
                 self.inbox.put_back(chunks)
                 raise
-        # Only now is the database sure of it: release, then submit what was started.
-        for flight in done:
-            _forget(client, flight)
-        for sid, spec, gpu in launches:
-            self._submit(client, event.id, sid, spec, gpu)
+        # Only now is the database sure of it: release, then submit what was started (in this
+        # order: a re-run may reuse a released job's key). One scheduler round trip for each.
+        forget(client, done)
+        self._submit(client, event.id, launches)
 
     def _subscribe(self, client: distributed.Client, event_id: int) -> None:
         if client is not self._client:  # first pass, or rebuilt after the scheduler came back
             client.subscribe_topic(log_topic(event_id), self.inbox.receive)
             self._client = client
 
-    def _reconcile(self, session, client, event, submission, view) -> list[Flight]:
-        flight = self.flights.get(submission.id)
-        if flight is not None and flight.key != submission.job_key:
-            return [self._drop(client, view, submission.id)]
-        if flight is None or flight.future.status == "cancelled":
-            # Not ours (a previous dispatcher's) or cut off by a scheduler restart.
-            if submission.job_key in view.key_states:
-                self.flights[submission.id] = _adopt(client, submission.job_key, event)
-                self.flights[submission.id].future.add_done_callback(self._on_done)
-                log.info("adopted %s", submission.job_key)
-            else:
-                self.flights.pop(submission.id, None)
-                log.warning("%s lost by the cluster: re-queued", submission.job_key)
-                results.requeue_after_fault(submission, event.max_retries, count_retry=False)
-            return []
-        status = flight.future.status
-        if status == "finished":
-            results.apply_result(session, submission, flight.future.result(), flight.key)
-            return [self.flights.pop(submission.id)]
-        if status == "error":
-            log.warning("%s: %r", flight.key, flight.future.exception())
-            results.requeue_after_fault(submission, event.max_retries, count_retry=True)
-            return [self.flights.pop(submission.id)]
-        worker = view.worker_of(flight.key)
-        if worker and submission.worker_address != worker:
-            submission.worker_address = worker
-        if (
-            flight.key not in view.key_states
-            and time.monotonic() - flight.since > LAUNCH_GRACE_SECONDS
-        ):
-            results.requeue_after_fault(submission, event.max_retries, count_retry=False)
-            return [self.flights.pop(submission.id)]
-        elapsed = (utcnow() - submission.started_at).total_seconds()
-        if (
-            elapsed
-            > self._timeout(event, results.kind_for(submission.state)) + self.watchdog_margin
-        ):
-            log.warning("%s outlived its limit: cancelled by the watchdog", flight.key)
-            results.time_out(submission, elapsed)
-            return [self._drop(client, view, submission.id)]
-        return []
-
-    def _drop(self, client, view: ClusterView, sid: int) -> Flight:
+    def drop(self, client, view: ClusterView, sid: int) -> Flight:
         """Stop a job whose result is no longer wanted; its worker is restarted to kill it."""
         flight = self.flights.pop(sid)
         worker = view.worker_of(flight.key)
@@ -208,7 +174,7 @@ class Dispatcher:
             launches.append((submission.id, self._spec(event, submission, kind), gpu))
             free -= 1
             free_gpus -= gpu
-        return launches
+        return launches, free
 
     def _spec(self, event: Event, submission: Submission, kind: JobKind) -> JobSpec:
         return JobSpec(
@@ -219,33 +185,39 @@ class Dispatcher:
             public_data_dir=event.public_data_dir,
             hidden_data_dir=event.hidden_data_dir,
             n_folds=event.n_folds,
-            timeout_seconds=self._timeout(event, kind),
+            timeout_seconds=self.timeout(event, kind),
             memory_limit_mb=event.memory_limit_mb,
             use_gpu=event.use_gpu and kind is JobKind.FULL,
         )
 
-    def _timeout(self, event: Event, kind: JobKind) -> int:
+    def timeout(self, event: Event, kind: JobKind) -> int:
         if kind is JobKind.QUICK_CHECK:
             return min(event.timeout_seconds, self.quick_check_timeout)
         return event.timeout_seconds
 
-    def _submit(self, client, event_id: int, sid: int, spec: JobSpec, gpu: bool) -> None:
-        key = results.job_key(sid, spec.attempt, spec.kind)
-        future = client.submit(
-            self.job_function,
-            spec,
-            self.scratch_root,
-            log_topic(event_id),
-            key=key,
-            resources={"GPU": 1} if gpu else None,
-            retries=0,
-        )
-        # Published, the job outlives this client: a restarted dispatcher adopts it by key.
-        client.publish_dataset(future, name=key, override=True)
-        future.add_done_callback(self._on_done)
-        self.flights[sid] = Flight(key, future, gpu, time.monotonic())
+    def _submit(self, client, event_id: int, launches: list[tuple[int, JobSpec, bool]]) -> None:
+        """Submit the jobs, then publish them all in one round trip to the scheduler."""
+        published = {}
+        for sid, spec, gpu in launches:
+            key = results.job_key(sid, spec.attempt, spec.kind)
+            future = client.submit(
+                self.job_function,
+                spec,
+                self.scratch_root,
+                log_topic(event_id),
+                key=key,
+                resources={"GPU": 1} if gpu else None,
+                retries=0,
+            )
+            self.flights[sid] = Flight(key, future, gpu, time.monotonic())
+            published[key] = future
+        if published:
+            # Published, a job outlives this client: a restarted dispatcher adopts it by key.
+            client.publish_dataset(published, override=True)
+        for future in published.values():
+            future.add_done_callback(self.on_done)
 
-    def _on_done(self, _future: distributed.Future) -> None:
+    def on_done(self, _future: distributed.Future) -> None:
         self._wake.set()
 
     def _record(self, session: Session, event: Event, view: ClusterView, client) -> None:
@@ -275,24 +247,6 @@ class Dispatcher:
         for flight in self.flights.values():
             flight.future.release()
         self.flights.clear()
-
-
-def _adopt(client: distributed.Client, key: str, event: Event) -> Flight:
-    """A future for a job the scheduler still knows, launched by an earlier dispatcher."""
-    future = client.get_dataset(key, default=None)
-    if not isinstance(future, distributed.Future):
-        future = distributed.Future(key, client)
-    gpu = event.use_gpu and key.endswith(JobKind.FULL.value)
-    return Flight(key, future, gpu, time.monotonic())
-
-
-def _forget(client: distributed.Client, flight: Flight) -> None:
-    """Let the scheduler drop a job's task and result: nothing is kept once recorded."""
-    try:
-        client.unpublish_dataset(flight.key)
-    except (KeyError, OSError, TimeoutError, distributed.comm.CommClosedError):
-        pass  # already gone with a scheduler restart
-    flight.future.release()
 
 
 def _restart_worker(client: distributed.Client, address: str) -> None:

@@ -5,6 +5,7 @@
 
   function buildBody(data, seen) {
     const body = document.createElement("tbody");
+    const columnClasses = data.classes || [];
     if (data.rows.length === 0) {
       const tr = body.insertRow();
       tr.className = "empty";
@@ -22,6 +23,7 @@
       tr.className = classes.join(" ");
       row.cells.forEach(function (text, index) {
         const td = tr.insertCell();
+        if (columnClasses[index]) td.className = columnClasses[index];
         if (row.href && index === data.link_column) {
           const link = document.createElement("a");
           link.href = row.href;
@@ -43,11 +45,13 @@
     });
     const head = document.createElement("thead");
     const headRow = head.insertRow();
-    for (const label of data.columns) {
+    const columnClasses = data.classes || [];
+    data.columns.forEach(function (label, index) {
       const th = document.createElement("th");
+      if (columnClasses[index]) th.className = columnClasses[index];
       th.textContent = label;
       headRow.appendChild(th);
-    }
+    });
     table.replaceChildren(head, buildBody(data, seen));
   }
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from server.config import load_settings
+from server.web import compression
 from server.web.database import init_db
 from server.web.extensions import csrf, login_manager
 
@@ -24,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     register_blueprints(app)
+    compression.init_app(app)
     return app
 
 

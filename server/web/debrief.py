@@ -14,13 +14,19 @@ from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
 from server.models import Event, EventState, Submission
-from server.web import ranking
+from server.web import debrief_stats, ranking
 from server.web.access import get_event_or_404, get_submission_or_404, instructor_required
 from server.web.database import get_db
 from server.web.exports import board_table, table_html
 from server.web.leaderboard import cached_entries, event_and_token, get_cache
 
 bp = Blueprint("debrief", __name__)
+
+# The plots' size: 1152 x 576 px, the width of the page's main column, so they show unscaled.
+PLOT_INCHES = (9.6, 4.8)
+PLOT_DPI = 120
+PLOT_SIZE = (round(PLOT_INCHES[0] * PLOT_DPI), round(PLOT_INCHES[1] * PLOT_DPI))
+OFFICIAL_LABEL = ranking.METRIC_LABELS[ranking.OFFICIAL_METRIC]
 
 
 @bp.get("/events/<event_name>/debrief")
@@ -30,16 +36,17 @@ def show(event_name: str) -> str:
     db = get_db()
     entries = ranking.load_entries(db, event.id)
     board = ranking.private_board(entries)
-    activity = ranking.team_activity(db, event.id)
+    activity = debrief_stats.team_activity(db, event.id)
     return render_template(
         "debrief/show.html",
         event=event,
         shakeup=table_html(board_table(board, "private")),
         activity=activity,
-        reasons=ranking.failure_reasons(db, event.id),
+        reasons=debrief_stats.failure_reasons(db, event.id),
         n_scored=len(entries),
         n_submissions=sum(team.submissions for team in activity),
         scored=sorted(entries, key=lambda e: (e.team, e.submitted_at)),
+        plot_size=PLOT_SIZE,
     )
 
 
@@ -47,18 +54,19 @@ def _plot_png(draw: Callable[..., None], entries: list[ranking.Entry]) -> bytes:
     # The object API (no pyplot): no global figure state shared between request threads.
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(10, 5.5), layout="constrained")
+    figure = Figure(figsize=PLOT_INCHES, layout="constrained")
+    figure.get_layout_engine().set(w_pad=0.05, h_pad=0.05)
     axes = figure.subplots()
     draw(axes, entries)
-    axes.set_xlabel("submission time (UTC)")
-    axes.set_ylabel(f"public {ranking.OFFICIAL_METRIC}")
+    axes.set_xlabel("Submission time (UTC)")
+    axes.set_ylabel(f"Public {OFFICIAL_LABEL}")
     axes.grid(alpha=0.3)
     handles, _labels = axes.get_legend_handles_labels()
     if handles:
-        columns = 1 + len(handles) // 25
-        figure.legend(loc="outside right upper", fontsize=7, ncols=columns)
+        columns = 1 + len(handles) // 20
+        figure.legend(loc="outside right upper", fontsize=9, ncols=columns, markerscale=1.5)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
+    figure.savefig(buffer, format="png", dpi=PLOT_DPI)
     return buffer.getvalue()
 
 
@@ -77,7 +85,7 @@ def _draw_scores(axes, entries: list[ranking.Entry]) -> None:  # noqa: ANN001
 def _draw_progress(axes, entries: list[ranking.Entry]) -> None:  # noqa: ANN001
     """Each team's best score so far, as a step line up to the last submission."""
     end = max((e.submitted_at for e in entries), default=None)
-    for team, steps in sorted(ranking.progressions(entries).items()):
+    for team, steps in sorted(debrief_stats.progressions(entries).items()):
         times = [t for t, _ in steps] + [end]
         values = [v for _, v in steps] + [steps[-1][1]]
         axes.step(times, values, where="post", label=team)

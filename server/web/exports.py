@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import ScoreSplit, Submission, SubmissionScore, Team, User
-from server.web.ranking import METRICS, OFFICIAL_METRIC, Ranked
+from server.web.ranking import METRIC_LABELS, METRICS, OFFICIAL_METRIC, Ranked
 
 BoardKind = Literal["public", "teams", "private"]
 BOARD_KINDS: tuple[BoardKind, ...] = ("public", "teams", "private")
@@ -26,14 +26,24 @@ BOARD_KINDS: tuple[BoardKind, ...] = ("public", "teams", "private")
 
 @dataclass
 class Table:
-    """Column labels and rows of display strings; ``link_column`` holds the code links."""
+    """Column labels and rows of display strings; ``link_column`` holds the code links.
+
+    ``classes`` gives each column's CSS classes: ``num`` right-aligns a number, ``time`` marks
+    the submission and training times, which the projector leaves out.
+    """
 
     columns: list[str]
+    classes: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
     link_column: int = 2
 
     def as_json(self) -> dict[str, Any]:
-        return {"columns": self.columns, "rows": self.rows, "link_column": self.link_column}
+        return {
+            "columns": self.columns,
+            "classes": self.classes,
+            "rows": self.rows,
+            "link_column": self.link_column,
+        }
 
 
 def format_score(value: float | None) -> str:
@@ -41,7 +51,8 @@ def format_score(value: float | None) -> str:
 
 
 def format_time(value: datetime | None) -> str:
-    return "–" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+    """'07-16 21:20': month, day and time, in UTC (the column header says so)."""
+    return "–" if value is None else value.strftime("%m-%d %H:%M")
 
 
 def format_duration(seconds: float | None) -> str:
@@ -78,10 +89,13 @@ def board_table(
     private = kind == "private"
     split = "private" if private else "public"
     lead = ["Rank", "Public rank", "Move"] if private else ["Rank"]
-    columns = [*lead, "Team", "Submission", *METRICS, "Submitted", "Training"]
+    lead_classes = ["num", "num", ""] if private else ["num"]
+    metrics = [METRIC_LABELS[m] for m in METRICS]
     if private:
-        columns.insert(len(lead) + 2 + len(METRICS), f"public {OFFICIAL_METRIC}")
-    table = Table(columns, link_column=len(lead) + 1)
+        metrics.append(f"Public {METRIC_LABELS[OFFICIAL_METRIC]}")
+    columns = [*lead, "Team", "Submission", *metrics, "Submitted (UTC)", "Training"]
+    classes = [*lead_classes, "", "", *["num"] * len(metrics), "time", "num time"]
+    table = Table(columns, classes, link_column=len(lead) + 1)
     for line in board:
         entry = line.entry
         move_text, move_class = format_move(line.move)
@@ -116,7 +130,11 @@ def table_html(table: Table) -> Markup:
     Joined by hand rather than by a Jinja loop: 3,000 rows render several times faster, and the
     live board rebuilds this in every server process after each new score.
     """
-    head = "".join(f"<th>{escape(label)}</th>" for label in table.columns)
+    opens = [f' class="{css}">' if css else ">" for css in table.classes]
+    head = "".join(
+        f"<th{opening}{escape(label)}</th>"
+        for opening, label in zip(opens, table.columns, strict=True)
+    )
     parts = [f'<table class="board">\n<thead><tr>{head}</tr></thead>\n<tbody>\n']
     link = table.link_column
     for row in table.rows:
@@ -124,7 +142,10 @@ def table_html(table: Table) -> Markup:
         if "href" in row:
             cells[link] = Markup('<a href="{}">{}</a>').format(row["href"], row["cells"][link])
         css = f' class="{row["move"]}"' if "move" in row else ""
-        parts.append(f'<tr data-id="{row["id"]}"{css}><td>{"</td><td>".join(cells)}</td></tr>\n')
+        body = "".join(
+            f"<td{opening}{cell}</td>" for opening, cell in zip(opens, cells, strict=True)
+        )
+        parts.append(f'<tr data-id="{row["id"]}"{css}>{body}</tr>\n')
     if not table.rows:
         parts.append(
             f'<tr class="empty"><td colspan="{len(table.columns)}">'

@@ -6,7 +6,6 @@ costs one tiny aggregate, the change token, so pollers that find nothing new sta
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,11 +24,13 @@ METRICS: dict[str, bool] = {
     "overlap_iou": False,
     "flux_error": True,
 }
-FAILED_STATES = (
-    SubmissionState.FAILED,
-    SubmissionState.TIMED_OUT,
-    SubmissionState.OUT_OF_MEMORY,
-)
+# What the pages call each metric; CSV files keep the ids above.
+METRIC_LABELS: dict[str, str] = {
+    "central_iou": "Central IoU",
+    "companion_iou": "Companion IoU",
+    "overlap_iou": "Overlap IoU",
+    "flux_error": "Isophotal flux error %",
+}
 
 
 @dataclass(frozen=True)
@@ -188,60 +189,6 @@ def private_board(entries: Sequence[Entry]) -> list[Ranked]:
         move = before - ranked.rank if before is not None and ranked.rank is not None else None
         board.append(Ranked(ranked.rank, ranked.entry, public_rank=before, move=move))
     return board
-
-
-def progressions(entries: Iterable[Entry]) -> dict[str, list[tuple[datetime, float]]]:
-    """Per team, its best public official score so far at each submission that improved it."""
-    by_time = sorted(entries, key=lambda e: (e.submitted_at, e.submission_id))
-    lower = METRICS[OFFICIAL_METRIC]
-    steps: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
-    for entry in by_time:
-        value = entry.public[OFFICIAL_METRIC]
-        if value is None:
-            continue
-        line = steps[entry.team]
-        if not line or (value < line[-1][1] if lower else value > line[-1][1]):
-            line.append((entry.submitted_at, value))
-    return dict(steps)
-
-
-@dataclass(frozen=True)
-class TeamActivity:
-    team: str
-    submissions: int
-    scored: int
-    failed: int  # failed, timed out or out of memory
-
-
-def team_activity(session: Session, event_id: int) -> list[TeamActivity]:
-    """Submissions, scored and failures per team (teams without submissions included)."""
-    counted = func.count(Submission.id)
-    stmt = (
-        select(
-            Team.name,
-            counted,
-            func.count(case((Submission.state == SubmissionState.SCORED, 1))),
-            func.count(case((Submission.state.in_(FAILED_STATES), 1))),
-        )
-        .outerjoin(Submission, Submission.team_id == Team.id)
-        .where(Team.event_id == event_id)
-        .group_by(Team.id)
-        .order_by(counted.desc(), Team.name)
-    )
-    return [TeamActivity(*row) for row in session.execute(stmt)]
-
-
-def failure_reasons(session: Session, event_id: int) -> list[tuple[str, int]]:
-    """How often each ``error_summary`` ended a submission, most frequent first."""
-    reason = func.coalesce(Submission.error_summary, "(no reason recorded)")
-    counted = func.count(Submission.id)
-    stmt = (
-        select(reason, counted)
-        .where(Submission.event_id == event_id, Submission.state.in_(FAILED_STATES))
-        .group_by(reason)
-        .order_by(counted.desc(), reason)
-    )
-    return [(text, count) for text, count in session.execute(stmt)]
 
 
 def team_numbers(session: Session, event_id: int) -> dict[int, str]:

@@ -8,25 +8,22 @@ by value (cloudpickle), so they need not import this module.
 from __future__ import annotations
 
 import json
-import threading
 import time
 
+import helpers
 import pytest
+from helpers import create_event_db, running, submit, wait_for
 from sqlalchemy import func, select
 
-from server.db import Base, make_engine, make_session_factory
+from server.db import make_engine, make_session_factory
 from server.engine.cluster import Connection, local_cluster
-from server.engine.dispatcher import Dispatcher
 from server.engine.job import JobOutcome, JobResult, ScoreRow
 from server.engine.scheduling import queue_positions
 from server.engine.tasks import LogForwarder
 from server.models import (
     DispatcherHeartbeat,
-    Event,
     Submission,
-    SubmissionFile,
     SubmissionScore,
-    Team,
     WorkerStatus,
 )
 from server.states import SubmissionState
@@ -75,27 +72,11 @@ def cluster():
 
 @pytest.fixture
 def factory(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    Base.metadata.create_all(engine)
-    factory = make_session_factory(engine)
-    with factory() as session:
-        session.add(Event(name="ev", title="Ev", public_data_dir="/p", hidden_data_dir="/h"))
-        session.add_all([Team(event_id=1, name="a"), Team(event_id=1, name="b")])
-        session.commit()
-    yield factory
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    create_event_db(url)
+    engine = make_engine(url)
+    yield make_session_factory(engine)
     engine.dispose()
-
-
-def submit(factory, team_id, script, name=None) -> int:
-    with factory() as session:
-        count = session.scalar(select(func.count()).select_from(Submission))
-        sub = Submission(event_id=1, team_id=team_id, name=name or f"s{count}")
-        sub.files.append(
-            SubmissionFile(name="deblender.py", content=json.dumps(script).encode(), sha256="0")
-        )
-        session.add(sub)
-        session.commit()
-        return sub.id
 
 
 def states(factory) -> dict[int, SubmissionState]:
@@ -103,36 +84,15 @@ def states(factory) -> dict[int, SubmissionState]:
         return dict(session.execute(select(Submission.id, Submission.state)).all())
 
 
-def wait_for(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def running(dispatcher):
-    stop = threading.Event()
-    thread = threading.Thread(target=dispatcher.run, args=(stop,), daemon=True)
-    thread.start()
-    return stop, thread
-
-
 def make_dispatcher(factory, connection, tmp_path, **kwargs):
-    return Dispatcher(
-        factory,
-        "ev",
-        connection,
-        scratch_root=str(tmp_path),
-        job_function=scripted_job,
-        poll_seconds=0.1,
-        **kwargs,
-    )
+    return helpers.make_dispatcher(factory, connection, tmp_path, scripted_job, **kwargs)
 
 
 def test_dispatcher_scores_submissions_and_records_cluster(cluster, factory, tmp_path):
-    ids = [submit(factory, 1, {"sleep": 0.1}), submit(factory, 2, {"outcome": "failed"})]
+    ids = [
+        submit(factory, team_id=1, script={"sleep": 0.1}),
+        submit(factory, team_id=2, script={"outcome": "failed"}),
+    ]
     dispatcher = make_dispatcher(factory, Connection(cluster=cluster), tmp_path)
     stop, thread = running(dispatcher)
     try:
@@ -154,7 +114,7 @@ def test_dispatcher_scores_submissions_and_records_cluster(cluster, factory, tmp
 
 
 def test_dispatcher_streams_log_tail_while_running(cluster, factory, tmp_path):
-    sid = submit(factory, 1, {"log": ["epoch 1/3 loss 0.9"], "sleep": 4.0})
+    sid = submit(factory, team_id=1, script={"log": ["epoch 1/3 loss 0.9"], "sleep": 4.0})
     dispatcher = make_dispatcher(factory, Connection(cluster=cluster), tmp_path)
     stop, thread = running(dispatcher)
     try:
@@ -174,8 +134,8 @@ def test_dispatcher_streams_log_tail_while_running(cluster, factory, tmp_path):
 
 
 def test_dispatcher_cancels_submission_cancelled_by_instructor(cluster, factory, tmp_path):
-    sid = submit(factory, 1, {"sleep": 30.0})
-    after = submit(factory, 2, {})
+    sid = submit(factory, team_id=1, script={"sleep": 30.0})
+    after = submit(factory, team_id=2, script={})
     dispatcher = make_dispatcher(factory, Connection(cluster=cluster), tmp_path)
     stop, thread = running(dispatcher)
     try:
@@ -192,7 +152,7 @@ def test_dispatcher_cancels_submission_cancelled_by_instructor(cluster, factory,
 
 
 def test_dispatcher_reruns_requeued_submission(cluster, factory, tmp_path):
-    sid = submit(factory, 1, {"outcome": "failed"})
+    sid = submit(factory, team_id=1, script={"outcome": "failed"})
     dispatcher = make_dispatcher(factory, Connection(cluster=cluster), tmp_path)
     stop, thread = running(dispatcher)
     try:
@@ -213,8 +173,8 @@ def test_dispatcher_reruns_requeued_submission(cluster, factory, tmp_path):
 
 def test_dispatcher_fills_only_free_slots_in_fair_order(cluster, factory, tmp_path):
     # Team a queues 4 long jobs first; team b's later one must not wait behind all of them.
-    a_ids = [submit(factory, 1, {"sleep": 1.0}) for _ in range(4)]
-    b_id = submit(factory, 2, {"sleep": 1.0})
+    a_ids = [submit(factory, team_id=1, script={"sleep": 1.0}) for _ in range(4)]
+    b_id = submit(factory, team_id=2, script={"sleep": 1.0})
     with factory() as session:
         assert queue_positions(session, 1)[b_id] == 2
     # An earlier test may have restarted a worker: start from two idle ones.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,18 +20,25 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import (
+    ENV,
+    DaskProcesses,
+    create_event_db,
+    make_dispatcher,
+    running,
+    stop_group,
+    submit,
+    wait_for,
+)
 from sqlalchemy import create_engine, select
 
-from server.db import Base, make_engine, make_session_factory
+from server.db import make_engine, make_session_factory
 from server.engine.cluster import Connection
-from server.engine.dispatcher import Dispatcher
 from server.engine.job import JobOutcome, JobResult
-from server.models import Event, Submission, SubmissionFile, Team
+from server.models import Event, Submission
 from server.states import SubmissionState
 
 S = SubmissionState
-DASK = str(Path(sys.executable).with_name("dask"))
-ENV = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
 
 
 def _make_scripted_job():
@@ -65,63 +71,6 @@ def _make_scripted_job():
 scripted_job = _make_scripted_job()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def spawn(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        args, env=ENV, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-
-
-def stop_group(proc: subprocess.Popen) -> None:
-    """Kill a process we started and its own children (the nanny's worker)."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(10)
-
-
-class DaskProcesses:
-    def __init__(self, n_workers: int) -> None:
-        self.address = f"tcp://127.0.0.1:{free_port()}"
-        self.scheduler = self.start_scheduler()
-        self.workers = [self.start_worker(i) for i in range(n_workers)]
-
-    def start_worker(self, i: int) -> subprocess.Popen:
-        return spawn(
-            DASK,
-            "worker",
-            self.address,
-            "--nthreads",
-            "1",
-            "--resources",
-            "GPU=1",
-            "--no-dashboard",
-            "--name",
-            f"w{i}",
-        )
-
-    def start_scheduler(self) -> subprocess.Popen:
-        port = self.address.rsplit(":", 1)[1]
-        return spawn(DASK, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard")
-
-    def close(self) -> None:
-        for proc in [*self.workers, self.scheduler]:
-            stop_group(proc)
-
-
-def wait_for(predicate, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 def wait_workers(connection: Connection, n: int) -> None:
     wait_for(lambda: len(connection.client.scheduler_info()["workers"]) >= n, what=f"{n} workers")
 
@@ -136,23 +85,7 @@ def dask_processes():
 @pytest.fixture
 def db_url(tmp_path):
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    with make_session_factory(engine)() as session:
-        session.add(
-            Event(
-                name="ev",
-                title="Ev",
-                public_data_dir="/p",
-                hidden_data_dir="/h",
-                use_gpu=True,
-                max_retries=1,
-                timeout_seconds=600,
-            )
-        )
-        session.add_all([Team(event_id=1, name="a"), Team(event_id=1, name="b")])
-        session.commit()
-    engine.dispose()
+    create_event_db(url, use_gpu=True, max_retries=1, timeout_seconds=600)
     return url
 
 
@@ -161,16 +94,6 @@ def factory(db_url):
     engine = make_engine(db_url)
     yield make_session_factory(engine)
     engine.dispose()
-
-
-def submit(factory, script: dict) -> int:
-    with factory() as session:
-        sub = Submission(event_id=1, team_id=1, name=f"s{time.monotonic_ns()}")
-        content = json.dumps(script).encode()
-        sub.files.append(SubmissionFile(name="deblender.py", content=content, sha256="0"))
-        session.add(sub)
-        session.commit()
-        return sub.id
 
 
 def get(factory, sid: int) -> Submission:
@@ -189,32 +112,16 @@ def started_pid(scratch: Path, sid: int, attempt: int, kind: str) -> int | None:
 
 
 def dispatcher_thread(factory, connection, scratch, **kwargs):
-    dispatcher = Dispatcher(
-        factory,
-        "ev",
-        connection,
-        scratch_root=str(scratch),
-        job_function=scripted_job,
-        poll_seconds=0.1,
-        **kwargs,
-    )
-    stop = threading.Event()
-    thread = threading.Thread(target=dispatcher.run, args=(stop,), daemon=True)
-    thread.start()
+    dispatcher = make_dispatcher(factory, connection, scratch, scripted_job, **kwargs)
+    stop, thread = running(dispatcher)
     return dispatcher, stop, thread
 
 
 def run_dispatcher_process(db_url: str, address: str, scratch: str) -> None:
     """Entry point of the dispatcher subprocess of the dispatcher-death test."""
     engine = make_engine(db_url)
-    dispatcher = Dispatcher(
-        make_session_factory(engine),
-        "ev",
-        Connection(address=address),
-        scratch_root=scratch,
-        job_function=scripted_job,
-        poll_seconds=0.1,
-    )
+    connection = Connection(address=address)
+    dispatcher = make_dispatcher(make_session_factory(engine), connection, scratch, scripted_job)
     dispatcher.run(threading.Event())
 
 

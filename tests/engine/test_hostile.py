@@ -8,13 +8,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
+from helpers import sandbox_processes
 
 from ramp_kit.constants import MASK_THRESHOLD
 from ramp_kit.io import hidden_halves, read_truth
 from server.engine.job import JobKind, JobOutcome, JobSpec
-from server.engine.sandbox import uid_range
 from server.engine.worker import run_job
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("sandbox")]
@@ -39,20 +38,6 @@ class Deblender:
 def hostile(attack: str) -> str:
     body = "\n".join("        " + line for line in attack.strip().splitlines())
     return TEMPLATE.format(attack=body)
-
-
-def sandbox_processes() -> list[psutil.Process]:
-    """Live processes left with this test process's sandbox uids: never any after a job.
-
-    Zombies are dead (no memory, no CPU); the host's init reaps them in its own time.
-    """
-    ours = uid_range()
-    found = []
-    for process in psutil.process_iter(["uids", "status"]):
-        uids, status = process.info["uids"], process.info["status"]
-        if uids is not None and uids.real in ours and status != psutil.STATUS_ZOMBIE:
-            found.append(process)
-    return found
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,6 @@ def executed_notebook(tmp_path_factory, monkeypatch_module):
     # The kernel inherits these: the tiny release, and one short epoch for the network.
     monkeypatch_module.setenv("DEBLEND_DATA_DIR", str(release))
     monkeypatch_module.setenv("RAMP_TEST_MODE", "1")
-    monkeypatch_module.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(
         notebook,

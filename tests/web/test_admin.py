@@ -146,6 +146,8 @@ def test_leaderboard_csv_has_full_precision_scores(client, db, instructor):
         ("2", "1", "-1", "beta"),
     ]
     assert table[0]["public_central_iou"] == "0.123456789"
+    # the page shortens times to '06-09 09:00'; the file keeps them whole
+    assert table[0]["submitted_at"].startswith("2025-06-09T09:00:00")
 
 
 def test_submissions_csv_lists_every_submission(client, db, instructor):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
-from leaderboard_fixtures import add_event, add_submission, add_team, add_user, login
+from leaderboard_fixtures import T0, add_event, add_submission, add_team, add_user, login
 
 from server.models import EventState
 from server.states import SubmissionState
+from server.web.debrief_stats import progressions
+from server.web.ranking import Entry
 
 
 def section(page: str, name: str) -> str:
@@ -46,6 +49,29 @@ def test_debrief_counts_submissions_failures_and_reasons(client, db):
     assert "▲ 1" in ranking and "▼ 1" in ranking
     for name in ("score-over-time", "progression", "code"):
         section(page, name)
+
+
+def test_progressions_keep_only_the_submissions_that_improved_the_team():
+    def entry(submission_id: int, team: str, minute: int, value: float | None) -> Entry:
+        when = T0 + timedelta(minutes=minute)
+        score = {"central_iou": value}
+        return Entry(submission_id, 1, team, "s", when, None, None, score, score)
+
+    # alpha: 0.5, then 0.4 (worse, dropped), then 0.7; an unscored entry is skipped
+    entries = [entry(3, "alpha", 20, 0.7), entry(1, "alpha", 0, 0.5), entry(2, "alpha", 10, 0.4)]
+    entries.append(entry(4, "beta", 5, None))
+    assert progressions(entries) == {
+        "alpha": [(T0, 0.5), (T0 + timedelta(minutes=20), 0.7)],
+    }
+
+
+def test_debrief_shows_metric_labels_and_the_time_zone(client, db):
+    event = add_event(db, state=EventState.CLOSED)
+    add_submission(db, add_team(db, event, "alpha"), "a1", public=0.5, private=0.6)
+    login(client, add_user(db, "i@x.org", instructor=True))
+    ranking = section(client.get("/events/blend/debrief").get_data(as_text=True), "final-ranking")
+    for label in ("Central IoU", "Public Central IoU", "Submitted (UTC)"):
+        assert f">{label}</th>" in ranking
 
 
 def test_debrief_plots_are_png_images(client, db):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import timedelta
 
 from leaderboard_fixtures import T0, add_event, add_submission, add_team, add_user, login
@@ -48,13 +49,23 @@ def test_public_board_orders_by_public_central_iou(client, db):
         ("2", "alpha", "a2"),
         ("3", "alpha", "a1"),
     ]
-    # every metric, the submission time and the training time are shown
-    assert table[0][3:] == ["0.8000", "0.4000", "0.2000", "0.2000", "2025-06-09 09:02 UTC"] + [
-        "2 min 05 s"
-    ]
+    # every metric, the submission time (UTC, without the year) and the training time are shown
+    assert table[0][3:] == ["0.8000", "0.4000", "0.2000", "0.2000", "06-09 09:02", "2 min 05 s"]
     page = client.get("/events/blend/leaderboard").get_data(as_text=True)
     assert page.index("b1") < page.index("a2") < page.index("a1")
-    assert "companion_iou" in page and "flux_error" in page
+
+
+def test_board_columns_use_the_metric_labels_of_the_event_page(client, db):
+    add_submission(db, add_team(db, add_event(db), "alpha"), "a1", public=0.5)
+    labels = ["Central IoU", "Companion IoU", "Overlap IoU", "Isophotal flux error %"]
+    poll = client.get("/events/blend/leaderboard.json").get_json()
+    times = ["Submitted (UTC)", "Training"]
+    assert poll["columns"] == ["Rank", "Team", "Submission", *labels, *times]
+    assert poll["classes"] == ["num", "", "", "num", "num", "num", "num", "time", "num time"]
+    page = client.get("/events/blend/leaderboard").get_data(as_text=True)
+    assert '<th class="num">Isophotal flux error %</th>' in page
+    assert '<td class="num">0.5000</td>' in page
+    assert "flux_error" not in page
 
 
 def test_public_board_never_shows_private_scores_while_open(client, db):
@@ -203,3 +214,30 @@ def test_code_links_appear_only_after_close(client, db):
     event.state = EventState.CLOSED
     db.commit()
     assert link in client.get("/events/blend/leaderboard").data
+
+
+def test_page_and_poll_are_gzipped_for_clients_that_accept_it(client, db):
+    event = add_event(db)
+    for number in range(20):  # enough rows for a body over 1 KiB
+        add_submission(db, add_team(db, event, f"team{number}"), "s", public=number / 20)
+    for url in ("/events/blend/leaderboard", "/events/blend/leaderboard.json"):
+        plain = client.get(url)
+        packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate"})
+        assert "Content-Encoding" not in plain.headers
+        assert packed.headers["Content-Encoding"] == "gzip"
+        assert "Accept-Encoding" in packed.headers["Vary"]
+        assert gzip.decompress(packed.data) == plain.data
+
+
+def test_unchanged_page_answers_304_until_a_new_score(client, db):
+    event = add_event(db)
+    alpha = add_team(db, event, "alpha")
+    add_submission(db, alpha, "a1", public=0.5)
+    first = client.get("/events/blend/leaderboard")
+    assert first.headers["Cache-Control"] == "no-cache"
+    revalidate = {"If-None-Match": first.headers["ETag"]}
+    assert client.get("/events/blend/leaderboard", headers=revalidate).status_code == 304
+    add_submission(db, alpha, "a2", public=0.7, minute=5)
+    again = client.get("/events/blend/leaderboard", headers=revalidate)
+    assert again.status_code == 200
+    assert "a2" in again.get_data(as_text=True)
