@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from server.models import ScoreSplit, Submission, utcnow
 from server.states import SubmissionState
+from server.web.ranking import METRIC_LABELS, METRICS
 
 STATE_LABELS: dict[SubmissionState, str] = {
     SubmissionState.QUEUED: "queued",
@@ -27,6 +28,10 @@ class ScoreTable:
     title: str
     metrics: list[str] = field(default_factory=list)
     rows: list[tuple[str, dict[str, float]]] = field(default_factory=list)
+
+    @staticmethod
+    def label(metric: str) -> str:
+        return METRIC_LABELS.get(metric, metric)
 
 
 def timings(submission: Submission) -> dict[str, float | None]:
@@ -65,5 +70,7 @@ def score_tables(submission: Submission, show_private: bool) -> list[ScoreTable]
                 table.rows.append((split.value, test[split]))
         tables.append(table)
     for table in tables:
-        table.metrics = sorted({metric for _, values in table.rows for metric in values})
+        present = {metric for _, values in table.rows for metric in values}
+        # The leaderboard's order (official score first), then any other metric.
+        table.metrics = [m for m in METRICS if m in present] + sorted(present - set(METRICS))
     return tables

@@ -102,7 +102,7 @@ def test_upload_appears_on_open_leaderboard_then_in_private_ranking_and_csv(
     columns = header(board)
     assert columns[:3] == ["Rank", "Team", "Submission"]
     assert cells[:3] == ["1", TEAM, SUBMISSION]
-    public_iou = cells[columns.index("central_iou")]
+    public_iou = cells[columns.index("Central IoU")]
     assert re.fullmatch(r"0\.\d{4}", public_iou), f"expected a public IoU, got {public_iou!r}"
     expect(board.locator("[data-board-status]")).to_contain_text("Updates live")
     assert script_errors == []
@@ -124,8 +124,8 @@ def test_upload_appears_on_open_leaderboard_then_in_private_ranking_and_csv(
     assert columns[:5] == ["Rank", "Public rank", "Move", "Team", "Submission"]
     cells = row_cells(instructor, submission_id)
     assert cells[:5] == ["1", "1", "=", TEAM, SUBMISSION]
-    private_iou = cells[columns.index("central_iou")]
-    assert cells[columns.index("public central_iou")] == public_iou
+    private_iou = cells[columns.index("Central IoU")]
+    assert cells[columns.index("Public Central IoU")] == public_iou
 
     with instructor.expect_download() as download_info:
         instructor.get_by_role("link", name="CSV", exact=True).click()

@@ -49,6 +49,7 @@ def test_detail_shows_state_timings_and_public_scores(client, student, make_subm
     assert b"scored" in page
     assert b"42.5 s" in page and b"90.0 s" in page
     assert b"fold 0 valid" in page and b"0.8125" in page
+    assert b"<th>Central IoU</th>" in page  # the leaderboard's name for the score
     assert b"0.7500" in page
     assert b"0.6875" not in page  # private scores stay hidden while the event is open
     assert f"/submissions/{submission.id}/preview.png".encode() in page
