@@ -6,7 +6,9 @@ errs with ``KilledWorker`` at once and the dispatcher decides whether to run it 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +18,7 @@ import distributed
 log = logging.getLogger(__name__)
 
 DASK_CONFIG = {"distributed.scheduler.allowed-failures": 0}
+CLOSE_TIMEOUT_SECONDS = 30
 # Task states that hold (or wait for) a worker slot.
 _ACTIVE_STATES = ("processing", "queued", "no-worker")
 
@@ -70,10 +73,32 @@ class Connection:
         return self._client
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        """Close the client, then the cluster it owns (its workers first, then the scheduler).
+
+        Quietly: on the way down a peer that already closed its end (workers stopped by the same
+        SIGTERM, a scheduler stopped first) is expected, not an error worth a traceback.
+        """
+        client, self._client = self._client, None
+        if client is not None:
+            with _quiet_shutdown():
+                client.close(timeout=CLOSE_TIMEOUT_SECONDS)
         if self.cluster is not None:
-            self.cluster.close()
+            with _quiet_shutdown():
+                self.cluster.close(timeout=CLOSE_TIMEOUT_SECONDS)
+
+
+@contextlib.contextmanager
+def _quiet_shutdown() -> Iterator[None]:
+    """Mute Dask's logging and swallow closed-connection errors while shutting down."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    except (distributed.comm.CommClosedError, OSError, TimeoutError) as exc:
+        log.info("connection already closed at shutdown: %s", exc)
+    finally:
+        logger.setLevel(level)
 
 
 def connect(settings: dict[str, Any], *, gpu: bool = False) -> Connection:
