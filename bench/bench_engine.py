@@ -235,7 +235,9 @@ def main() -> None:
         real = Run(root / "real", cluster, _make_real_job(), args.poll, release, hidden)
         runs.append(real)
         latencies, to_task, overheads, in_worker = [], [], [], []
-        for _ in range(args.latency_runs):
+        for i in range(args.latency_runs):
+            # Arrivals at independent times, not in step with the dispatcher's passes.
+            time.sleep(args.poll * (i + 0.5) / args.latency_runs)
             [(sid, queued)] = add(real.factory, 1, DISK_DEBLENDER)
             done = wait_done(real.factory, 300)
             check, full = record(real.root, sid, "quick_check"), record(real.root, sid, "full")

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -171,7 +172,10 @@ def test_upload_is_scored_and_ranked_on_postgres_behind_gunicorn(
             status = json.loads(student.get(f"/submissions/{submission_id}/status.json").text)
             assert status["state"] == "scored" and status["is_final"] is True
             page = visitor.get(f"/events/{EVENT}/leaderboard")
-            assert f'<tr data-id="{submission_id}"><td>1</td><td>Andromeda</td>' in page.text
+            row = re.search(rf'<tr data-id="{submission_id}"[^>]*>(.*?)</tr>', page.text)
+            assert row is not None, "the scored submission is not on the leaderboard page"
+            cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+            assert cells[:2] == ["1", "Andromeda"]
 
             instructor = http_session(base_url)
             page = instructor.get("/auth/login")

@@ -152,3 +152,13 @@ def test_submission_passes_ramp_test_quick_test(name, quick_release, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "central_iou" in result.stdout
     assert "Testing" in result.stdout
+
+
+def test_unet_central_target_leaves_out_companion_dominated_pixels():
+    # One row of 4 pixels (central, companion), threshold 0.003, dominance factor 2:
+    # 0.010 vs 0.030 -> 2 x 0.010 < 0.030, left out; 0.020 vs 0.030 -> kept;
+    # 0.002 vs 0.0 -> below threshold; 0.050 vs 0.0 -> kept. The companion mask is unchanged.
+    truth = np.array([[[[0.010, 0.030], [0.020, 0.030], [0.002, 0.0], [0.050, 0.0]]]], np.float32)
+    masks = load_submission("unet").training_masks(truth)
+    assert masks[0, 0, :, 0].tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert masks[0, 0, :, 1].tolist() == [1.0, 1.0, 0.0, 0.0]
