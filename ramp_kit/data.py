@@ -60,11 +60,9 @@ def _write_split(
         FitsCubeWriter(blends_dir / BLENDS_FILE, (n, STAMP_SIZE, STAMP_SIZE), header) as blends,
         FitsCubeWriter(labels_dir / TRUTH_FILE, (n, 2, STAMP_SIZE, STAMP_SIZE), header) as truth,
     ):
-        for start, chunk_blends, chunk_truth, chunk_records in iter_chunks(
-            n, seed, SPLIT_CODES[split], jobs, progress
+        for start, _, _, chunk_records in iter_chunks(
+            n, seed, SPLIT_CODES[split], jobs, progress, targets=(blends.target, truth.target)
         ):
-            blends.write(start, chunk_blends)
-            truth.write(start, chunk_truth)
             records[start : start + len(chunk_records)] = chunk_records
     catalogue_table(records).write(labels_dir / CATALOGUE_FILE, overwrite=True)
 

@@ -7,6 +7,7 @@ memory-maps it like any other split.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -14,6 +15,23 @@ import numpy as np
 from astropy.io import fits
 
 _BLOCK = 2880  # FITS block size in bytes
+
+
+@dataclass(frozen=True)
+class CubeTarget:
+    """Where a cube's data lies in its file: picklable, so worker processes write in place."""
+
+    path: Path
+    offset: int
+    shape: tuple[int, ...]
+
+    def write(self, start: int, values: np.ndarray) -> None:
+        """Store ``values`` at ``[start : start + len(values)]`` along the first axis."""
+        # A shared mapping per call: the pages land in the same file as every other writer's.
+        data = np.memmap(self.path, dtype=">f4", mode="r+", offset=self.offset, shape=self.shape)
+        data[start : start + len(values)] = values
+        data.flush()
+        del data
 
 
 class FitsCubeWriter:
@@ -36,17 +54,14 @@ class FitsCubeWriter:
             handle.write(header_bytes)
             # A sparse file: the data blocks are zero until written.
             handle.truncate(len(header_bytes) + padded)
-        self._data = np.memmap(
-            self.path, dtype=">f4", mode="r+", offset=len(header_bytes), shape=shape
-        )
+        self.target = CubeTarget(self.path, len(header_bytes), tuple(shape))
 
     def write(self, start: int, values: np.ndarray) -> None:
         """Store ``values`` at ``[start : start + len(values)]`` along the first axis."""
-        self._data[start : start + len(values)] = values
+        self.target.write(start, values)
 
     def close(self) -> None:
-        self._data.flush()
-        del self._data
+        """Nothing is buffered: every ``write`` is flushed to the file."""
 
     def __enter__(self) -> FitsCubeWriter:
         return self

@@ -17,6 +17,7 @@ from astropy.table import Table
 from tqdm import tqdm
 
 from ramp_kit.constants import MASK_THRESHOLD, STAMP_SIZE, ZERO_POINT
+from ramp_kit.sim_fits import CubeTarget
 from ramp_kit.sim_galaxy import draw_galaxy
 from ramp_kit.sim_noise import correlated_noise, shot_noise
 from ramp_kit.sim_params import Galaxy, draw_pair
@@ -84,12 +85,20 @@ def simulate_chunk(
     return blends, truth, records
 
 
-Chunk = tuple[int, np.ndarray, np.ndarray, np.ndarray]  # start, blends, truth, records
+# start, blends, truth, records; the images are None when the worker wrote them to files.
+Chunk = tuple[int, np.ndarray | None, np.ndarray | None, np.ndarray]
+Targets = tuple[CubeTarget, CubeTarget] | None  # blends, truth
 
 
-def _simulate_task(task: tuple[int, int, int, int]) -> Chunk:
-    seed, split_code, start, stop = task
-    return (start, *simulate_chunk(seed, split_code, start, stop))
+def _simulate_task(task: tuple[int, int, int, int, Targets]) -> Chunk:
+    seed, split_code, start, stop, targets = task
+    blends, truth, records = simulate_chunk(seed, split_code, start, stop)
+    if targets is None:
+        return start, blends, truth, records
+    # Written here, in the worker: the images never travel back through the pool's pipe.
+    targets[0].write(start, blends)
+    targets[1].write(start, truth)
+    return start, None, None, records
 
 
 def iter_chunks(
@@ -99,15 +108,21 @@ def iter_chunks(
     jobs: int | None = None,
     progress: bool = False,
     chunk_size: int = CHUNK_SIZE,
+    targets: Targets = None,
 ) -> Iterator[Chunk]:
-    """Yield ``(start, blends, truth, records)`` chunks in order, made on ``jobs`` processes."""
+    """Yield ``(start, blends, truth, records)`` chunks in order, made on ``jobs`` processes.
+
+    With ``targets`` (the blends and truth cubes of FITS files being written), the workers
+    store the images themselves and yield None in their place.
+    """
     if n < 1:
         raise ValueError(f"number of blends must be at least 1, got {n}")
     jobs = (os.cpu_count() or 1) if jobs is None else jobs
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     tasks = [
-        (seed, split_code, start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)
+        (seed, split_code, start, min(start + chunk_size, n), targets)
+        for start in range(0, n, chunk_size)
     ]
     split = next((name for name, code in SPLIT_CODES.items() if code == split_code), split_code)
     bar = tqdm(total=n, unit="blend", disable=not progress, desc=f"simulating {split}")
