@@ -128,6 +128,11 @@ async def tab(port: int, stop: float, args: dict, out: dict) -> None:
             await asyncio.sleep(args["interval"])
             continue
         done = time.monotonic()
+        if started < args["measure_from"]:  # warm-up: every tab opens the page at once
+            if page:  # later reloads are spread over the period, as people's are
+                first, next_page = False, done + random.uniform(0, args["page_every"])
+            await asyncio.sleep(max(0.0, args["interval"] - (time.monotonic() - started)))
+            continue
         out["bytes"] += len(body)
         if page:
             kind = "page 304" if status == 304 else "page"
@@ -282,14 +287,18 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> None:
 def measure(
     args: argparse.Namespace, port: int, engine: Engine, students: list[Student], access_log: Path
 ) -> None:
-    access_log.write_text("")  # only the measured window
-    stop = time.monotonic() + args.seconds
+    measure_from = time.monotonic() + args.warmup
+    stop = measure_from + args.seconds
     results: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
     client_args = {k: getattr(args, k) for k in ("clients", "interval", "page_every")}
+    client_args["measure_from"] = measure_from
     clients = multiprocessing.get_context("spawn").Process(
         target=run_tabs, args=(port, stop, client_args, results)
     )
     clients.start()
+    # The clients open their pages during the warm-up; only what follows is measured.
+    time.sleep(max(0.0, measure_from - time.monotonic()))
+    access_log.write_text("")
     changed, probed = threading.Event(), defaultdict(list)
     uploaded: list[tuple[float, float]] = []
     workers = [
@@ -364,12 +373,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--interval", type=float, default=1.0, help="poll period per client")
+    parser.add_argument(
+        "--warmup", type=float, default=5.0, help="seconds of load before measuring"
+    )
     parser.add_argument("--page-every", type=float, default=10.0, help="page reload period")
     parser.add_argument("--write-every", type=float, default=2.0, help="new score period")
     parser.add_argument("--uploads", type=int, default=30, help="one per team, at most --teams")
     parser.add_argument("--upload-every", type=float, default=0.8)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=16)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         with database(args.postgres, Path(tmp)) as url:

@@ -1,16 +1,17 @@
 """gunicorn settings for the web frontend (behind nginx).
 
-Threads serve the 1 s leaderboard polls cheaply; each worker process keeps its own
-leaderboard cache, invalidated by the change token.
+Threads serve the 1 s leaderboard polls cheaply. Each worker process keeps its own
+leaderboard cache, rebuilt when a new score changes the token: one process per core keeps
+that rebuild from being paid more often than the cores can take.
 """
 
 import multiprocessing
 import os
 
 bind = os.environ.get("DEBLEND_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("DEBLEND_WEB_WORKERS", min(4, multiprocessing.cpu_count() * 2)))
+workers = int(os.environ.get("DEBLEND_WEB_WORKERS", multiprocessing.cpu_count()))
 worker_class = "gthread"
-threads = int(os.environ.get("DEBLEND_WEB_THREADS", 8))
+threads = int(os.environ.get("DEBLEND_WEB_THREADS", 16))
 timeout = 60
 graceful_timeout = 30
 accesslog = "-"

@@ -66,11 +66,18 @@ class BoardCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._slots: dict[int, _Slot] = {}
+        # The entries of each event's previous token, from which the next ones are refreshed.
+        self._previous_entries: dict[int, Any] = {}
+
+    def previous_entries(self, event_id: int) -> Any:
+        return self._previous_entries.get(event_id)
 
     def get(self, event_id: int, token: str, key: Any, build: Callable[[], Any]) -> Any:
         with self._lock:
             slot = self._slots.get(event_id)
             if slot is None or slot.token != token:
+                if slot is not None and "entries" in slot.values:
+                    self._previous_entries[event_id] = slot.values["entries"]
                 slot = self._slots[event_id] = _Slot(token)
             if key in slot.values:
                 return slot.values[key]
@@ -102,9 +109,15 @@ def board_kind(value: str | None, default: BoardKind = "public") -> BoardKind:
 
 
 def cached_entries(event_id: int, token: str) -> list[ranking.Entry]:
-    """The event's scored submissions, loaded once per change token."""
-    return get_cache().get(
-        event_id, token, "entries", lambda: ranking.load_entries(get_db(), event_id)
+    """The event's scored submissions, refreshed once per change token."""
+    cache = get_cache()
+    return cache.get(
+        event_id,
+        token,
+        "entries",
+        lambda: ranking.refresh_entries(
+            get_db(), event_id, token, cache.previous_entries(event_id)
+        ),
     )
 
 

@@ -83,8 +83,13 @@ def event_with_token(session: Session, name: str) -> tuple[Event, str] | None:
     return event, f"{count}-{id_sum}-{stamp or 0}"
 
 
-def load_entries(session: Session, event_id: int) -> list[Entry]:
-    """Every scored submission of the event with all its test scores, in one query."""
+def load_entries(
+    session: Session, event_id: int, finished_since: datetime | None = None
+) -> list[Entry]:
+    """Every scored submission of the event with all its test scores, in one query.
+
+    With ``finished_since``, only those finished at or after that time.
+    """
     pivot = [
         func.max(
             case(
@@ -119,6 +124,8 @@ def load_entries(session: Session, event_id: int) -> list[Entry]:
         .where(Submission.event_id == event_id, Submission.state == SubmissionState.SCORED)
         .group_by(Submission.id, Team.id)
     )
+    if finished_since is not None:
+        stmt = stmt.where(Submission.finished_at >= finished_since)
     n = len(METRICS)
     return [
         Entry(
@@ -128,6 +135,27 @@ def load_entries(session: Session, event_id: int) -> list[Entry]:
         )
         for row in session.execute(stmt)
     ]
+
+
+def refresh_entries(
+    session: Session, event_id: int, token: str, previous: Sequence[Entry] | None
+) -> list[Entry]:
+    """The entries for ``token``, loading only what finished since ``previous`` when it can.
+
+    After a new score only that submission is read; if the token shows that more changed
+    (a re-queued submission left the board), everything is reloaded.
+    """
+    finished = [e.finished_at for e in previous or () if e.finished_at is not None]
+    if not finished:
+        return load_entries(session, event_id)
+    merged = {e.submission_id: e for e in previous or ()}
+    merged.update(
+        (e.submission_id, e) for e in load_entries(session, event_id, finished_since=max(finished))
+    )
+    count, id_sum, _ = token.split("-", 2)
+    if len(merged) == int(count) and sum(merged) == int(id_sum):
+        return list(merged.values())
+    return load_entries(session, event_id)
 
 
 def _sort_key(value: float | None, metric: str) -> tuple[bool, float]:

@@ -9,7 +9,7 @@ from leaderboard_fixtures import T0, add_event, add_submission, add_team, add_us
 
 from server.models import EventState
 from server.states import SubmissionState
-from server.web.ranking import Entry, rank
+from server.web.ranking import Entry, event_with_token, load_entries, rank, refresh_entries
 
 
 def rows(client, url: str) -> list[list[str]]:  # noqa: ANN001
@@ -178,6 +178,35 @@ def test_poll_changes_when_a_scored_submission_is_requeued(client, db):
     db.commit()
     polled = client.get(f"/events/blend/leaderboard.json?since={token}").get_json()
     assert [row["cells"][2] for row in polled["rows"]] == ["a1"]
+
+
+def test_refresh_after_a_new_score_reads_only_that_submission(db):
+    event = add_event(db)
+    team = add_team(db, event, "alpha")
+    add_submission(db, team, "a1", public=0.5)
+    add_submission(db, team, "a2", public=0.6, minute=1)
+    previous = load_entries(db, event.id)
+    add_submission(db, team, "a3", public=0.9, minute=5)
+    _, token = event_with_token(db, event.name)
+    # Since the last finish seen (a2's, kept: the bound is inclusive), not from the start.
+    since = max(e.finished_at for e in previous)
+    assert sorted(e.name for e in load_entries(db, event.id, finished_since=since)) == ["a2", "a3"]
+    refreshed = refresh_entries(db, event.id, token, previous)
+    assert sorted(refreshed, key=lambda e: e.submission_id) == load_entries(db, event.id)
+
+
+def test_refresh_reloads_everything_when_a_submission_left_the_board(db):
+    event = add_event(db)
+    team = add_team(db, event, "alpha")
+    first = add_submission(db, team, "a1", public=0.5)
+    add_submission(db, team, "a2", public=0.6, minute=1)
+    previous = load_entries(db, event.id)
+    first.set_state(SubmissionState.QUEUED)  # re-queued by an instructor: off the board
+    db.commit()
+    add_submission(db, team, "a3", public=0.7, minute=10)
+    _, token = event_with_token(db, event.name)
+    refreshed = refresh_entries(db, event.id, token, previous)
+    assert sorted(e.name for e in refreshed) == ["a2", "a3"]
 
 
 def test_projector_anonymised_hides_team_and_submission_names(client, db):
