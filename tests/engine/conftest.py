@@ -7,6 +7,7 @@ path the sandbox binds.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -61,10 +62,15 @@ def hidden_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def sandbox() -> None:
-    """Skip where bubblewrap (or root, which it needs to drop privileges) is missing."""
+    """Skip where bubblewrap (or root, which it needs to drop privileges) is missing.
+
+    In CI (``CI`` set) that is a broken set-up, not a reason to skip: fail instead.
+    """
     try:
         check_available()
     except SandboxUnavailableError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc} (CI must provide it: see .ci/run)")
         pytest.skip(str(exc))
 
 
