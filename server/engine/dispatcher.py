@@ -126,14 +126,14 @@ class Dispatcher:
             for sid in [sid for sid in self.flights if sid not in running_ids]:
                 done.append(self.drop(client, view, sid))  # cancelled or re-queued elsewhere
             chunks = self.inbox.take()
-            for submission in running:
-                if submission.id in chunks and submission.id in self.flights:
-                    results.append_log(submission, chunks[submission.id])
-            launches, free = self._launch(session, event, view)
-            self._event_id = event.id
-            self._queue_mark = queue_mark(session, event.id) if free > 0 else None
-            self._record(session, event, view, client)
-            try:
+            try:  # any statement from here may flush the log chunks, then fail
+                for submission in running:
+                    if submission.id in chunks and submission.id in self.flights:
+                        results.append_log(submission, chunks[submission.id])
+                launches, free = self._launch(session, event, view)
+                self._event_id = event.id
+                self._queue_mark = queue_mark(session, event.id) if free > 0 else None
+                self._record(session, event, view, client)
                 session.commit()
             except DBAPIError:
                 self.inbox.put_back(chunks)

@@ -2,13 +2,15 @@
 
 The data are synthetic (two Gaussian blobs per stamp), written with ``ramp_kit.io`` so that the
 sandbox reads real FITS files. The hidden set lives in its own temporary folder, outside every
-path the sandbox binds.
+path the sandbox binds. The PostgreSQL helpers (a throw-away schema, ``skip_or_fail``) are shared
+with the browser and production-stack tests, in tests/browser/livestack.py.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from ramp_kit.io import BLENDS_FILE, write_split
 from server.engine.exceptions import SandboxUnavailableError
 from server.engine.job import JobKind, JobSpec
 from server.engine.sandbox import check_available
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 
 N_TRAIN, N_TEST, N_HIDDEN = 24, 8, 8
 

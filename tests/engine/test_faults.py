@@ -3,76 +3,42 @@ database and a hung job. None may lose a submission or run it twice at once.
 
 The cluster is a real ``dask scheduler`` and ``dask worker --resources GPU=1`` subprocesses on
 loopback (the GPU-server layout, on CPU workers). Jobs are scripted by a JSON deblender.py and
-leave one marker line per run in the scratch folder, so runs can be counted.
+leave one marker line per run in the scratch folder, so runs can be counted (helpers.py). The
+PostgreSQL outage has its own module, test_database_outage.py.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 from helpers import (
-    ENV,
     DaskProcesses,
     create_event_db,
+    get,
     make_dispatcher,
     running,
+    runs,
+    scripted_job,
+    start_dispatcher_process,
     stop_group,
     submit,
     wait_for,
+    wait_workers,
 )
 from sqlalchemy import create_engine, select
 
 from server.db import make_engine, make_session_factory
 from server.engine.cluster import Connection
-from server.engine.job import JobOutcome, JobResult
 from server.models import Event, Submission
 from server.states import SubmissionState
 
 S = SubmissionState
-
-
-def _make_scripted_job():
-    # A local function: Dask's pickle falls back to cloudpickle, which ships it by value,
-    # so the scheduler and worker processes need not import this test module.
-    def scripted_job(spec, scratch_root, topic):
-        """Writes its pid, sleeps as scripted for this (kind, attempt), then succeeds."""
-        import distributed
-
-        script = json.loads(spec.files["deblender.py"])
-        key = f"{spec.submission_id}-{spec.attempt}-{spec.kind}"
-        marker = Path(scratch_root) / f"{key}.runs"
-        with marker.open("a") as out:
-            out.write(f"start {os.getpid()}\n")
-        time.sleep(script.get(f"sleep-{spec.kind}-{spec.attempt}", 0.0))
-        with marker.open("a") as out:
-            out.write("done\n")
-        return JobResult(
-            submission_id=spec.submission_id,
-            attempt=spec.attempt,
-            kind=spec.kind,
-            outcome=JobOutcome.SUCCEEDED,
-            wall_seconds=1.0,
-            worker_address=distributed.get_worker().address,
-        )
-
-    return scripted_job
-
-
-scripted_job = _make_scripted_job()
-
-
-def wait_workers(connection: Connection, n: int) -> None:
-    wait_for(lambda: len(connection.client.scheduler_info()["workers"]) >= n, what=f"{n} workers")
 
 
 @pytest.fixture(scope="module")
@@ -96,16 +62,6 @@ def factory(db_url):
     engine.dispose()
 
 
-def get(factory, sid: int) -> Submission:
-    with factory() as session:
-        return session.get(Submission, sid)
-
-
-def runs(scratch: Path, sid: int, attempt: int, kind: str) -> list[str]:
-    marker = scratch / f"{sid}-{attempt}-{kind}.runs"
-    return marker.read_text().splitlines() if marker.exists() else []
-
-
 def started_pid(scratch: Path, sid: int, attempt: int, kind: str) -> int | None:
     lines = [line for line in runs(scratch, sid, attempt, kind) if line.startswith("start")]
     return int(lines[-1].split()[1]) if lines else None
@@ -115,14 +71,6 @@ def dispatcher_thread(factory, connection, scratch, **kwargs):
     dispatcher = make_dispatcher(factory, connection, scratch, scripted_job, **kwargs)
     stop, thread = running(dispatcher)
     return dispatcher, stop, thread
-
-
-def run_dispatcher_process(db_url: str, address: str, scratch: str) -> None:
-    """Entry point of the dispatcher subprocess of the dispatcher-death test."""
-    engine = make_engine(db_url)
-    connection = Connection(address=address)
-    dispatcher = make_dispatcher(make_session_factory(engine), connection, scratch, scripted_job)
-    dispatcher.run(threading.Event())
 
 
 def test_worker_killed_mid_job_reruns_without_charge(dask_processes, factory, tmp_path):
@@ -171,12 +119,7 @@ def test_dispatcher_killed_restart_adopts_collects_and_requeues(
     short_id = submit(factory, {"sleep-quick_check-0": 1})
     connection = Connection(address=dask_processes.address)
     wait_workers(connection, 2)
-    code = (
-        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-        f"from test_faults import run_dispatcher_process; "
-        f"run_dispatcher_process({db_url!r}, {dask_processes.address!r}, {str(tmp_path)!r})"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], env=ENV, start_new_session=True)
+    proc = start_dispatcher_process(db_url, dask_processes.address, tmp_path)
     try:
         wait_for(
             lambda: (
