@@ -62,7 +62,10 @@ class Proxy:
         )
         ready, _, _ = select.select([proc.stdout], [], [], 30)
         line = proc.stdout.readline().strip() if ready else "(nothing within 30 s)"
-        assert line == "ready", f"tcp_proxy.py on port {self.port} said {line!r}, not 'ready'"
+        if line != "ready":
+            proc.kill()
+            proc.wait(10)
+            raise AssertionError(f"tcp_proxy.py on port {self.port} said {line!r}, not 'ready'")
         return proc
 
     def url(self, target_url: str) -> str:
@@ -124,7 +127,6 @@ def test_postgres_unreachable_dispatcher_backs_off_and_loses_nothing(postgres_ur
         proxy.proc = proxy.start()  # same port: the database is back
         wait_for(
             lambda: all(get(factory, i).state is SubmissionState.SCORED for i in ids),
-            timeout=120,
             what="all scored",
         )
         assert dispatcher.poll() is None, f"the dispatcher exited:\n{log.read_text()[-4000:]}"
