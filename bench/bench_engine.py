@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -35,6 +36,11 @@ from server.engine.cluster import Connection, local_cluster
 from server.engine.dispatcher import Dispatcher
 from server.models import Event, Submission, SubmissionFile, Team
 from server.states import SubmissionState
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from tests.engine.helpers import DaskProcesses  # noqa: E402 (real scheduler and workers)
 
 N_TRAIN, N_TEST, N_HIDDEN = 16, 8, 8
 # The trivial submission: a centred disk for the central galaxy, nothing for the companion.
@@ -180,14 +186,16 @@ def record(scratch: Path, sid: int, kind: str) -> dict:
 class Run:
     """A dispatcher of its own event and database, on the shared cluster, on a thread."""
 
-    def __init__(self, root, cluster, job: Callable, poll: float, release, hidden) -> None:
+    def __init__(
+        self, root, connection: Connection, job: Callable, poll: float, release, hidden
+    ) -> None:
         root.mkdir(parents=True)
         self.root = root
         self.factory = setup(root, release, hidden)
         self.dispatcher = Dispatcher(
             self.factory,
             "bench",
-            Connection(cluster=cluster),
+            connection,
             scratch_root=str(root),
             job_function=job,
             poll_seconds=poll,
@@ -230,9 +238,17 @@ def main() -> None:
     release, hidden = make_data(root)
     cluster = local_cluster(args.workers)
     runs: list[Run] = []
+    dask_processes = None
     try:
         # (a)-(b) Latency and overhead, one real submission at a time on an idle cluster.
-        real = Run(root / "real", cluster, _make_real_job(), args.poll, release, hidden)
+        real = Run(
+            root / "real",
+            Connection(cluster=cluster),
+            _make_real_job(),
+            args.poll,
+            release,
+            hidden,
+        )
         runs.append(real)
         latencies, to_task, overheads, in_worker = [], [], [], []
         for i in range(args.latency_runs):
@@ -258,27 +274,46 @@ def main() -> None:
             label = f"(c) busy, {args.real} real submissions, {args.workers} workers"
             rows.append((label, "> 90 %", f"{busy:.1f} % (wall {wall:.0f} s)"))
         real.close()  # a dispatcher records the workers' jobs: only one may watch them
-        standin = Run(root / "standin", cluster, _make_standin_job(), args.poll, release, hidden)
+        standin = Run(
+            root / "standin",
+            Connection(cluster=cluster),
+            _make_standin_job(),
+            args.poll,
+            release,
+            hidden,
+        )
         runs.append(standin)
         source = json.dumps({"sleep": 0.5})
         wall, busy = standin.utilisation(args.tiny, source, args.workers)
         label = f"(c) busy, {args.tiny} stand-in submissions (0.5 s jobs)"
         rows.append((label, "> 90 %", f"{busy:.1f} % (wall {wall:.0f} s)"))
+        standin.close()
         # (d) Dispatcher memory over many stand-in jobs (two per submission), read after each
-        # quarter: growth that stops after the first quarter is warm-up, not a leak.
+        # quarter. The scheduler and workers run in their own processes, as in production, so
+        # this process holds the dispatcher alone.
+        dask_processes = DaskProcesses(args.workers)
+        memory = Run(
+            root / "memory",
+            Connection(address=dask_processes.address),
+            _make_standin_job(),
+            args.poll,
+            release,
+            hidden,
+        )
+        runs.append(memory)
         process = psutil.Process()
         rss = [process.memory_info().rss / 2**20]
         t0 = time.time()
         for _ in range(4):
-            add(standin.factory, args.memory_jobs // 8, json.dumps({"sleep": 0.0}))
-            wait_done(standin.factory, 1800)
+            add(memory.factory, args.memory_jobs // 8, json.dumps({"sleep": 0.0}))
+            wait_done(memory.factory, 1800)
             rss.append(process.memory_info().rss / 2**20)
         rows.append(
             (
                 f"(d) dispatcher RSS every {args.memory_jobs // 4} of {args.memory_jobs} jobs",
                 "flat",
                 " -> ".join(f"{value:.0f}" for value in rss) + f" MiB ({time.time() - t0:.0f} s, "
-                f"flights left {len(standin.dispatcher.flights)})",
+                f"flights left {len(memory.dispatcher.flights)})",
             )
         )
     finally:
@@ -286,6 +321,8 @@ def main() -> None:
             if run.thread.is_alive():
                 run.close()
         cluster.close()
+        if dask_processes is not None:
+            dask_processes.close()
     load = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(load_start, os.getloadavg(), strict=True))
     print(f"\n{os.cpu_count()} cores; load average 1/5/15 min, start/end: {load}")
     print(f"poll {args.poll} s, {args.workers} workers, data {N_TRAIN}/{N_TEST}/{N_HIDDEN}\n")
