@@ -34,9 +34,12 @@ data: venv
 demo: venv
 	$(PY) -m server.demo --dir $(DEMO_DIR)
 
+# Benchmarks measure and print; run them on an otherwise idle machine (about 5 minutes).
 bench: venv
 	$(PY) bench/bench_data.py
 	$(PY) bench/bench_scoring.py
+	$(PY) bench/bench_engine.py
+	$(PY) bench/bench_leaderboard.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
