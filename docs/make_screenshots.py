@@ -40,18 +40,8 @@ from server.models import (  # noqa: E402
 from server.states import SubmissionState  # noqa: E402
 from server.web import create_app  # noqa: E402
 from server.web.auth import hash_password  # noqa: E402
+from tests.browser.livestack import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EVENT = "deblending"
 INSTRUCTOR = ("instructor@example.org", "screenshot password")
 START = datetime(2026, 7, 13, 9, 0, tzinfo=UTC)
@@ -178,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         base = f"http://127.0.0.1:{server.server_port}"
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+                )
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
                 take(page, f"{base}/events/{EVENT}/leaderboard", args.out / "leaderboard.png")
                 page.set_viewport_size({"width": 1920, "height": 1080})

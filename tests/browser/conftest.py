@@ -18,6 +18,8 @@ from subprocess import Popen
 import pytest
 from click.testing import CliRunner
 from livestack import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     POSTGRES_ENV,
     make_event_data,
     postgres_schema,
@@ -34,17 +36,6 @@ from werkzeug.serving import make_server
 from server.cli import main as cli_main
 from server.web import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EVENT = "school"
 INSTRUCTOR_EMAIL = "prof@example.org"
 INSTRUCTOR_PASSWORD = "instructor password"

@@ -28,6 +28,18 @@ from server.engine.sandbox import check_available
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+# Debian's Chromium, headless; the networking flags keep it off this machine's closed network.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 POSTGRES_ENV = "DEBLEND_TEST_POSTGRES_URL"
 # A real submission: the central galaxy is a disk of radius 12 px at the stamp centre.
 DISK_DEBLENDER = """\
