@@ -31,7 +31,7 @@ from ramp_kit.constants import (
     ZERO_POINT,
 )
 from ramp_kit.io import BLENDS_FILE, CATALOGUE_FILE, TRUTH_FILE
-from ramp_kit.sim_fits import FitsCubeWriter
+from ramp_kit.sim_fits import allocate_cube
 from ramp_kit.simulate import CATALOGUE_DTYPE, SPLIT_CODES, catalogue_table, iter_chunks
 
 _HEADER = {
@@ -56,14 +56,14 @@ def _write_split(
     """Simulate one split and stream it to ``blends_dir/blends.fits`` and ``labels_dir``."""
     records = np.empty(n, dtype=CATALOGUE_DTYPE)
     header = {**_HEADER, **header, "SPLIT": split}
-    with (
-        FitsCubeWriter(blends_dir / BLENDS_FILE, (n, STAMP_SIZE, STAMP_SIZE), header) as blends,
-        FitsCubeWriter(labels_dir / TRUTH_FILE, (n, 2, STAMP_SIZE, STAMP_SIZE), header) as truth,
+    targets = (
+        allocate_cube(blends_dir / BLENDS_FILE, (n, STAMP_SIZE, STAMP_SIZE), header),
+        allocate_cube(labels_dir / TRUTH_FILE, (n, 2, STAMP_SIZE, STAMP_SIZE), header),
+    )
+    for start, _, _, chunk_records in iter_chunks(
+        n, seed, SPLIT_CODES[split], jobs, progress, targets=targets
     ):
-        for start, _, _, chunk_records in iter_chunks(
-            n, seed, SPLIT_CODES[split], jobs, progress, targets=(blends.target, truth.target)
-        ):
-            records[start : start + len(chunk_records)] = chunk_records
+        records[start : start + len(chunk_records)] = chunk_records
     catalogue_table(records).write(labels_dir / CATALOGUE_FILE, overwrite=True)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 from astropy.io import fits
@@ -34,42 +33,25 @@ class CubeTarget:
         del data
 
 
-class FitsCubeWriter:
-    """A float32 primary-HDU image of ``shape`` (NumPy order), filled through ``write``."""
+def allocate_cube(
+    path: Path, shape: tuple[int, ...], header: dict[str, object] | None = None
+) -> CubeTarget:
+    """Create a float32 primary-HDU image of ``shape`` (NumPy order), its data still zero.
 
-    def __init__(
-        self, path: Path, shape: tuple[int, ...], header: dict[str, object] | None = None
-    ) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        hdu_header = fits.PrimaryHDU(np.zeros((1,) * len(shape), dtype=np.float32)).header
-        for axis, length in enumerate(reversed(shape), start=1):
-            hdu_header[f"NAXIS{axis}"] = length
-        for key, value in (header or {}).items():
-            hdu_header[key] = value
-        header_bytes = hdu_header.tostring().encode("ascii")
-        data_bytes = int(np.prod(shape)) * 4
-        padded = -(-data_bytes // _BLOCK) * _BLOCK
-        with open(self.path, "wb") as handle:
-            handle.write(header_bytes)
-            # A sparse file: the data blocks are zero until written.
-            handle.truncate(len(header_bytes) + padded)
-        self.target = CubeTarget(self.path, len(header_bytes), tuple(shape))
-
-    def write(self, start: int, values: np.ndarray) -> None:
-        """Store ``values`` at ``[start : start + len(values)]`` along the first axis."""
-        self.target.write(start, values)
-
-    def close(self) -> None:
-        """Nothing is buffered: every ``write`` is flushed to the file."""
-
-    def __enter__(self) -> FitsCubeWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+    Returns where its data lie, for the simulation workers to fill with ``CubeTarget.write``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    hdu_header = fits.PrimaryHDU(np.zeros((1,) * len(shape), dtype=np.float32)).header
+    for axis, length in enumerate(reversed(shape), start=1):
+        hdu_header[f"NAXIS{axis}"] = length
+    for key, value in (header or {}).items():
+        hdu_header[key] = value
+    header_bytes = hdu_header.tostring().encode("ascii")
+    data_bytes = int(np.prod(shape)) * 4
+    padded = -(-data_bytes // _BLOCK) * _BLOCK
+    with open(path, "wb") as handle:
+        handle.write(header_bytes)
+        # A sparse file: the data blocks are zero until written.
+        handle.truncate(len(header_bytes) + padded)
+    return CubeTarget(path, len(header_bytes), tuple(shape))

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from server.config import CONFIG_ENV, load_settings
 from server.db import make_engine, make_session_factory
@@ -76,12 +76,18 @@ def _user(session: Session, email: str, name: str, password: str, instructor: bo
     return user
 
 
-def populate(settings: dict, student: Path, hidden: Path, password: str, gap: int) -> None:
+def populate(
+    sessions: sessionmaker,
+    settings: dict,
+    student: Path,
+    hidden: Path,
+    password: str,
+    gap: int,
+) -> None:
     """The event, the accounts, and one reference submission per team."""
     from server.web.intake import receive_submission
 
-    session = make_session_factory(make_engine(settings["DATABASE_URL"]))()
-    with session:
+    with sessions() as session:
         event = session.scalars(select(Event).where(Event.name == EVENT_NAME)).one_or_none()
         if event is None:
             event = Event(
@@ -137,10 +143,9 @@ def _wait_for_http(url: str, seconds: float) -> None:
     raise SystemExit(f"the web server did not answer at {url} within {seconds:.0f} s")
 
 
-def all_scored(settings: dict) -> bool:
+def all_scored(sessions: sessionmaker) -> bool:
     """Whether every submission of the demo event has reached a final state."""
-    session = make_session_factory(make_engine(settings["DATABASE_URL"]))()
-    with session:
+    with sessions() as session:
         states = session.scalars(select(Submission.state)).all()
     return bool(states) and all(state.is_final for state in states)
 
@@ -171,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     student, hidden = make_data(settings, args.n_train, args.n_test, args.n_hidden)
     python_bin = Path(sys.executable).parent
     subprocess.run([str(python_bin / "deblend-ramp"), "init-db"], check=True)
-    populate(settings, student, hidden, password, args.min_gap)
+    sessions = make_session_factory(make_engine(settings["DATABASE_URL"]))
+    populate(sessions, settings, student, hidden, password, args.min_gap)
 
     children = [
         subprocess.Popen([sys.executable, "-m", "server.engine", "--event", EVENT_NAME]),
@@ -199,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         while all(child.poll() is None for child in children):
-            if args.exit_when_scored and all_scored(settings):
+            if args.exit_when_scored and all_scored(sessions):
                 return 0
             time.sleep(1)
         return 1

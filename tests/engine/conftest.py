@@ -8,7 +8,6 @@ with the browser and production-stack tests, in tests/browser/livestack.py.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -20,9 +19,7 @@ from astropy.table import Table
 
 from ramp_kit.constants import NOISE_SIGMA, STAMP_SIZE
 from ramp_kit.io import BLENDS_FILE, write_split
-from server.engine.exceptions import SandboxUnavailableError
 from server.engine.job import JobKind, JobSpec
-from server.engine.sandbox import check_available
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 
@@ -70,12 +67,9 @@ def sandbox() -> None:
 
     In CI (``CI`` set) that is a broken set-up, not a reason to skip: fail instead.
     """
-    try:
-        check_available()
-    except SandboxUnavailableError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"{exc} (CI must provide it: see .ci/run)")
-        pytest.skip(str(exc))
+    from livestack import require_sandbox
+
+    require_sandbox()
 
 
 @pytest.fixture
