@@ -19,12 +19,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from scoring.base import ImageScoreType, score_together
-from scoring.central_iou import CentralIoU
-from scoring.companion_iou import CompanionIoU
-from scoring.flux_error import FluxError
-from scoring.overlap_iou import OverlapIoU
-from scoring.statistics_cache import clear_statistics_cache
+from ramp_kit.scoring.base import ImageScoreType, score_together
+from ramp_kit.scoring.central_iou import CentralIoU
+from ramp_kit.scoring.companion_iou import CompanionIoU
+from ramp_kit.scoring.flux_error import FluxError
+from ramp_kit.scoring.overlap_iou import OverlapIoU
+from ramp_kit.scoring.statistics_cache import clear_statistics_cache
 
 STAMP = 128
 MASK_THRESHOLD = 0.003  # the kit's value (ramp_kit.constants); scoring does not import the kit

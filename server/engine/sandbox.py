@@ -31,7 +31,7 @@ from server.engine.streams import LogCapture, ResultCollector
 RESULT_FD_ENV = "DEBLEND_RESULT_FD"
 SCRATCH = "/scratch"  # HOME and working folder inside; a link to the capped /tmp
 SHM_MB = 64
-KIT_PACKAGES = ("ramp_kit", "scoring")
+KIT_PACKAGES = ("ramp_kit",)
 # Host uids handed to sandboxes: one per job, so RLIMIT_NPROC counts that job's tasks only.
 UID_BASE = 200_000
 _uid_counter = itertools.count()

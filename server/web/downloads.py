@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 # What goes into the starting kit, relative to the repository root.
-KIT_DIRS = ("starting_kit", "ramp_kit", "scoring")  # problem.py imports scoring
+KIT_DIRS = ("starting_kit", "ramp_kit")
 KIT_FILES = ("submissions/starting_kit/deblender.py",)
 KIT_SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".git"}
 CHUNK_BYTES = 1024 * 1024

@@ -7,7 +7,7 @@ import pytest
 from rampwf.utils.combine import get_score_cv_bags
 
 from ramp_kit.predictions import Predictions
-from scoring.central_iou import CentralIoU
+from ramp_kit.scoring.central_iou import CentralIoU
 
 SHAPE = (128, 128, 2)
 

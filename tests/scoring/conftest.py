@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scoring.statistics_cache import clear_statistics_cache
+from ramp_kit.scoring.statistics_cache import clear_statistics_cache
 
 
 @pytest.fixture(autouse=True)

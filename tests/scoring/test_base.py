@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoring.base import score_together
-from scoring.central_iou import CentralIoU
-from scoring.companion_iou import CompanionIoU
-from scoring.flux_error import FluxError
-from scoring.overlap_iou import OverlapIoU
+from ramp_kit.scoring.base import score_together
+from ramp_kit.scoring.central_iou import CentralIoU
+from ramp_kit.scoring.companion_iou import CompanionIoU
+from ramp_kit.scoring.flux_error import FluxError
+from ramp_kit.scoring.overlap_iou import OverlapIoU
 
 
 def test_score_shape_mismatch_names_both_shapes() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoring.flux_error import FluxError
+from ramp_kit.scoring.flux_error import FluxError
 
 
 def pair(central: list[list[float]], companion: list[list[float]]) -> np.ndarray:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoring.central_iou import CentralIoU
-from scoring.companion_iou import CompanionIoU
-from scoring.overlap_iou import OverlapIoU
+from ramp_kit.scoring.central_iou import CentralIoU
+from ramp_kit.scoring.companion_iou import CompanionIoU
+from ramp_kit.scoring.overlap_iou import OverlapIoU
 
 THRESHOLD = 0.5
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scoring.statistics import count_overlap, count_pixels
+from ramp_kit.scoring.statistics import count_overlap, count_pixels
 
 
 def random_masks(fill: float, seed: int = 0) -> np.ndarray:

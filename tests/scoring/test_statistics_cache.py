@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import scoring.statistics_cache as statistics_cache
-from scoring.base import ImageScoreType
-from scoring.central_iou import CentralIoU
-from scoring.companion_iou import CompanionIoU
-from scoring.flux_error import FluxError
-from scoring.overlap_iou import OverlapIoU
-from scoring.statistics_cache import clear_statistics_cache, shared_image_statistics
+import ramp_kit.scoring.statistics_cache as statistics_cache
+from ramp_kit.scoring.base import ImageScoreType
+from ramp_kit.scoring.central_iou import CentralIoU
+from ramp_kit.scoring.companion_iou import CompanionIoU
+from ramp_kit.scoring.flux_error import FluxError
+from ramp_kit.scoring.overlap_iou import OverlapIoU
+from ramp_kit.scoring.statistics_cache import clear_statistics_cache, shared_image_statistics
 
 THRESHOLD = 0.5
 LEFT = [[1, 1, 0], [1, 1, 0], [1, 1, 0]]  # 6 pixels

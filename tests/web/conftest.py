@@ -65,8 +65,8 @@ def kit_root(tmp_path: Path) -> Path:
     (root / "ramp_kit" / "problem.py").write_text("title = 'deblending'\n")
     (root / "ramp_kit" / "__pycache__").mkdir()
     (root / "ramp_kit" / "__pycache__" / "problem.cpython-311.pyc").write_bytes(b"\0")
-    (root / "scoring").mkdir()
-    (root / "scoring" / "central_iou.py").write_text("name = 'central_iou'\n")
+    (root / "ramp_kit" / "scoring").mkdir(parents=True, exist_ok=True)
+    (root / "ramp_kit" / "scoring" / "central_iou.py").write_text("name = 'central_iou'\n")
     (root / "submissions" / "starting_kit").mkdir(parents=True)
     (root / "submissions" / "starting_kit" / "deblender.py").write_text(GOOD_SOURCE)
     return root

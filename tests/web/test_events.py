@@ -118,7 +118,7 @@ def test_starting_kit_zip_holds_the_kit(client, make_event):
     names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
     assert sorted(names) == [
         "deblend-starting-kit/ramp_kit/problem.py",
-        "deblend-starting-kit/scoring/central_iou.py",
+        "deblend-starting-kit/ramp_kit/scoring/central_iou.py",
         "deblend-starting-kit/starting_kit/deblending_starting_kit.ipynb",
         "deblend-starting-kit/submissions/starting_kit/deblender.py",
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scoring.central_iou import CentralIoU
+from ramp_kit.scoring.central_iou import CentralIoU
 
 
 class CompanionIoU(CentralIoU):

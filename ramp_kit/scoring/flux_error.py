@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scoring.base import ImageScoreType
-from scoring.statistics import FLUX
+from ramp_kit.scoring.base import ImageScoreType
+from ramp_kit.scoring.statistics import FLUX
 
 
 class FluxError(ImageScoreType):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scoring.base import ImageScoreType
-from scoring.statistics import CHANNELS, intersection_over_union
+from ramp_kit.scoring.base import ImageScoreType
+from ramp_kit.scoring.statistics import CHANNELS, intersection_over_union
 
 
 class CentralIoU(ImageScoreType):

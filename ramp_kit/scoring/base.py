@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 from rampwf.score_types.base import BaseScoreType
 
-from scoring.statistics import N_CHANNELS
-from scoring.statistics_cache import shared_image_statistics
+from ramp_kit.scoring.statistics import N_CHANNELS
+from ramp_kit.scoring.statistics_cache import shared_image_statistics
 
 
 def check_image_shapes(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> None:

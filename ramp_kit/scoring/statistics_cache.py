@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoring.statistics import ALL_GROUPS, CHANNELS, FLUX, OVERLAP, image_statistics
+from ramp_kit.scoring.statistics import ALL_GROUPS, CHANNELS, FLUX, OVERLAP, image_statistics
 
 # Groups whose values depend on the mask threshold of the truth images.
 THRESHOLD_GROUPS = frozenset({CHANNELS, OVERLAP})
