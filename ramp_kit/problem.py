@@ -9,12 +9,12 @@ since every fold costs GPU time on the server).
 
 from ramp_kit.constants import MASK_THRESHOLD
 from ramp_kit.predictions import Predictions
-from ramp_kit.splits import get_cv, get_test_data, get_train_data
-from ramp_kit.workflow import DeblenderWorkflow
 from ramp_kit.scoring.central_iou import CentralIoU
 from ramp_kit.scoring.companion_iou import CompanionIoU
 from ramp_kit.scoring.flux_error import FluxError
 from ramp_kit.scoring.overlap_iou import OverlapIoU
+from ramp_kit.splits import get_cv, get_test_data, get_train_data
+from ramp_kit.workflow import DeblenderWorkflow
 
 __all__ = [
     "Predictions",
