@@ -39,6 +39,9 @@ def serve(settings: dict[str, Any], event_name: str, stop: threading.Event) -> N
         poll_seconds=float(settings["DISPATCHER_POLL_SECONDS"]),
         watchdog_margin_seconds=float(settings["ENGINE_WATCHDOG_MARGIN_SECONDS"]),
         quick_check_timeout_seconds=int(settings["ENGINE_QUICK_CHECK_TIMEOUT_SECONDS"]),
+        max_processes=int(settings["ENGINE_MAX_PROCESSES"]),
+        disk_limit_mb=int(settings["ENGINE_DISK_LIMIT_MB"]),
+        output_limit_mb=int(settings["ENGINE_OUTPUT_LIMIT_MB"]),
         max_backoff_seconds=float(settings["ENGINE_MAX_BACKOFF_SECONDS"]),
     )
     logging.getLogger(__name__).info("dispatching event %r on %s", event_name, connection.address)

@@ -23,9 +23,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.engine import results
+from server.engine import job, results
 from server.engine.cluster import ClusterView, Connection, probe
-from server.engine.job import JobKind, JobSpec
+from server.engine.job import JobKind, JobLimits, JobSpec
 from server.engine.reconcile import Flight, forget, reconcile
 from server.engine.scheduling import ordered_queue, queue_mark
 from server.engine.tasks import LogInbox, log_topic, run_job_task
@@ -55,7 +55,10 @@ class Dispatcher:
         job_function: JobFunction = run_job_task,
         poll_seconds: float = 0.5,
         watchdog_margin_seconds: float = 120.0,
-        quick_check_timeout_seconds: int = 300,
+        quick_check_timeout_seconds: int = job.DEFAULT_QUICK_CHECK_TIMEOUT_SECONDS,
+        max_processes: int = job.DEFAULT_MAX_PROCESSES,
+        disk_limit_mb: int = job.DEFAULT_DISK_LIMIT_MB,
+        output_limit_mb: int = job.DEFAULT_OUTPUT_LIMIT_MB,
         max_backoff_seconds: float = 30.0,
     ) -> None:
         self.session_factory = session_factory
@@ -66,6 +69,9 @@ class Dispatcher:
         self.poll_seconds = poll_seconds
         self.watchdog_margin = watchdog_margin_seconds
         self.quick_check_timeout = quick_check_timeout_seconds
+        self.max_processes = max_processes
+        self.disk_limit_mb = disk_limit_mb
+        self.output_limit_mb = output_limit_mb
         self.max_backoff = max_backoff_seconds
         self.flights: dict[int, Flight] = {}  # submission id -> its job
         self.inbox = LogInbox(accept=lambda sid: sid in self.flights)
@@ -182,18 +188,26 @@ class Dispatcher:
             attempt=submission.attempts,
             kind=kind,
             files={f.name: f.content for f in submission.files},
+            kit_dir=event.kit_dir,
             public_data_dir=event.public_data_dir,
             hidden_data_dir=event.hidden_data_dir,
-            n_folds=event.n_folds,
-            timeout_seconds=self.timeout(event, kind),
-            memory_limit_mb=event.memory_limit_mb,
+            hidden_split_seed=event.hidden_split_seed,
+            limits=self.limits(event, kind),
             use_gpu=event.use_gpu and kind is JobKind.FULL,
         )
 
-    def timeout(self, event: Event, kind: JobKind) -> int:
+    def limits(self, event: Event, kind: JobKind) -> JobLimits:
+        """The effective limits of a job, decided here once; the worker only enforces them."""
+        timeout = event.timeout_seconds
         if kind is JobKind.QUICK_CHECK:
-            return min(event.timeout_seconds, self.quick_check_timeout)
-        return event.timeout_seconds
+            timeout = min(timeout, self.quick_check_timeout)
+        return JobLimits(
+            timeout_seconds=timeout,
+            memory_limit_mb=event.memory_limit_mb,
+            max_processes=self.max_processes,
+            disk_limit_mb=self.disk_limit_mb,
+            output_limit_mb=self.output_limit_mb,
+        )
 
     def _submit(self, client, event_id: int, launches: list[tuple[int, JobSpec, bool]]) -> None:
         """Submit the jobs, then publish them all in one round trip to the scheduler."""

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 
 class JobKind(enum.StrEnum):
-    QUICK_CHECK = "quick_check"  # import + fit/predict on a handful of blends, on CPU
-    FULL = "full"  # every CV fold, then the hidden test set
+    QUICK_CHECK = "quick_check"  # the first CV fold of the kit's quick-test data, on CPU
+    FULL = "full"  # every CV fold, predicting the hidden test set in each
 
 
 class JobOutcome(enum.StrEnum):
@@ -22,19 +22,36 @@ class JobOutcome(enum.StrEnum):
     OUT_OF_MEMORY = "out_of_memory"
 
 
+# The defaults of the limits an event does not set itself (settings ENGINE_*).
+DEFAULT_QUICK_CHECK_TIMEOUT_SECONDS = 300
+DEFAULT_MAX_PROCESSES = 512
+DEFAULT_DISK_LIMIT_MB = 2048
+# Predictions come back whole (ramp-workflow predicts the full training set in each fold).
+DEFAULT_OUTPUT_LIMIT_MB = 16384
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    """The effective limits of one job, decided by the dispatcher; the worker enforces them."""
+
+    timeout_seconds: int
+    memory_limit_mb: int
+    max_processes: int
+    disk_limit_mb: int  # the sandbox's scratch tmpfs
+    output_limit_mb: int  # predictions sent back by the sandbox
+
+
 @dataclass(frozen=True)
 class JobSpec:
     submission_id: int
     attempt: int
     kind: JobKind
-    files: dict[str, bytes]  # sanitised file name -> content; always holds deblender.py
-    public_data_dir: str  # student release: <dir>/data/train, <dir>/data/test
-    hidden_data_dir: str  # hidden set: <dir>/inputs (sandbox sees it), <dir>/labels (never)
-    n_folds: int = 1
-    timeout_seconds: int = 1800
-    memory_limit_mb: int = 8192
-    max_processes: int = 512
-    disk_limit_mb: int = 2048
+    files: dict[str, bytes]  # sanitised file name -> content
+    kit_dir: str  # the ramp-workflow kit: problem.py, read by the worker and the sandbox
+    public_data_dir: str  # the kit's data folder for ``get_train_data`` (students have it)
+    hidden_data_dir: str  # the kit's data folder for ``get_test_data``: read outside only
+    hidden_split_seed: int  # draws the public and private halves of the hidden test set
+    limits: JobLimits
     use_gpu: bool = False
 
 
@@ -44,6 +61,7 @@ class ScoreRow:
     fold: int | None
     metric: str
     value: float
+    std_error: float | None = None  # on the hidden halves: how far apart ranks are real
 
 
 @dataclass
@@ -63,4 +81,6 @@ class JobResult:
     peak_memory_mb: float | None = None
     peak_gpu_memory_mb: float | None = None
     preview_png: bytes | None = None
+    # The kit's breakdown of the official score on the public half (``diagnostics`` hook).
+    diagnostics: list[dict] | None = None
     worker_address: str | None = None

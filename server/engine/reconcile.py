@@ -82,7 +82,7 @@ def reconcile(
         results.requeue_after_fault(submission, event.max_retries, count_retry=False)
         return [flights.pop(submission.id)]
     elapsed = (utcnow() - submission.started_at).total_seconds()
-    limit = dispatcher.timeout(event, results.kind_for(submission.state))
+    limit = dispatcher.limits(event, results.kind_for(submission.state)).timeout_seconds
     if elapsed > limit + dispatcher.watchdog_margin:
         log.warning("%s outlived its limit: cancelled by the watchdog", flight.key)
         results.time_out(submission, elapsed)

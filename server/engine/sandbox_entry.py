@@ -1,10 +1,17 @@
-"""The program that runs inside the sandbox: train and predict, send predictions back.
+"""The program that runs inside the sandbox: ramp-workflow's train / predict loop, nothing else.
 
-Run as a script by the venv's Python (``python /engine/sandbox_entry.py``); it imports nothing
-from ``server`` and loads the kit only once it is needed, so the sandbox starts in well under a
-second. Every file goes back through the result pipe (fd ``$DEBLEND_RESULT_FD``) as a frame
-``b"<name> <size>\\n"`` followed by ``size`` bytes; the last one is always ``status.json``.
-Predictions travel as uint8 (probability * 255): a quarter of float32, scores barely move.
+Run as a script by the venv's Python (``python /entry.py``); it imports nothing from ``server``.
+It reads the kit's ``problem.py`` as ``ramp-test`` does, and for each CV fold calls the
+workflow's ``train_submission`` on the training rows and ``test_submission`` on the whole
+training set and on the hidden test inputs, in the order of ramp-workflow's
+``train_test_submission``. The folds and the hidden inputs come from outside (``/job``): the
+labels of the hidden set never enter. Scores are computed outside, from the predictions sent
+back through the result pipe (fd ``$DEBLEND_RESULT_FD``) as frames ``b"<name> <size>\\n"`` +
+bytes: numeric arrays as ``.npy`` (read back without pickle), anything else as ``.json``. The
+last frame is always ``status.json``.
+
+The quick check runs the kit's quick-test mode (``RAMP_TEST_MODE``, what
+``ramp-test --quick-test`` sets): the first fold only, on the kit's small subset.
 """
 
 from __future__ import annotations
@@ -18,12 +25,8 @@ import time
 import traceback
 
 SUBMISSION_DIR = "/submission"
-PUBLIC_DIR = "/data/public"  # the student release: data/train, data/test
-HIDDEN_INPUTS_DIR = "/data/hidden"  # the hidden set's inputs/ only
-QUICK_TRAIN, QUICK_TEST = 8, 4
-# Train scores use at most this many blends of each fold's training part (evenly spaced):
-# enough to see over-fitting without predicting (and shipping) the whole training set again.
-TRAIN_SCORE_MAX = 2000
+PUBLIC_DIR = "/data/public"  # the kit's data folder for get_train_data
+JOB_DIR = "/job"  # folds.npz and the hidden inputs, X_test.npy or X_test.pkl
 
 
 def emit(name: str, payload: bytes | memoryview) -> None:
@@ -34,17 +37,28 @@ def emit(name: str, payload: bytes | memoryview) -> None:
     out.flush()
 
 
-def emit_array(name: str, array) -> None:  # noqa: ANN001 (numpy is imported lazily)
+def emit_prediction(name: str, y_pred) -> None:  # noqa: ANN001 (numpy is imported lazily)
+    """Numeric arrays go back as ``.npy``; anything else (lists, objects) as ``.json``."""
     import numpy as np
 
-    header = io.BytesIO()
-    array = np.ascontiguousarray(array)
-    np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(array))
-    out = _result_pipe()
-    out.write(f"{name} {header.tell() + array.nbytes}\n".encode("ascii"))
-    out.write(header.getvalue())
-    out.write(memoryview(array).cast("B"))
-    out.flush()
+    if isinstance(y_pred, np.ndarray) and y_pred.dtype.kind in "biuf":
+        buffer = io.BytesIO()
+        np.save(buffer, y_pred, allow_pickle=False)
+        emit(f"{name}.npy", buffer.getbuffer())
+    else:
+        emit(f"{name}.json", json.dumps(_plain(y_pred)).encode())
+
+
+def _plain(value):  # noqa: ANN001, ANN202
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value] if value.dtype.kind == "O" else value.tolist()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 @functools.cache
@@ -52,74 +66,58 @@ def _result_pipe() -> io.BufferedWriter:
     return os.fdopen(int(os.environ["DEBLEND_RESULT_FD"]), "wb", closefd=False)
 
 
-def quantise(pred, n_expected: int):  # noqa: ANN001, ANN201
-    """Check the student's predictions, then scale them to uint8."""
+def read_problem(kit_dir: str):  # noqa: ANN201
+    from rampwf.utils.testing import assert_read_problem
+
+    return assert_read_problem(kit_dir)
+
+
+def hidden_inputs():  # noqa: ANN201
+    import pickle
+
     import numpy as np
 
-    pred = np.asarray(pred)
-    expected = (n_expected, 128, 128, 2)
-    if pred.shape != expected:
-        raise ValueError(f"predictions should have shape {expected}, got {pred.shape}")
-    if not np.issubdtype(pred.dtype, np.number):
-        raise ValueError(f"predictions should be probabilities (floats), got dtype {pred.dtype}")
-    pred = pred.astype(np.float32, copy=False)
-    if not np.isfinite(pred).all():
-        raise ValueError("predictions hold NaN or infinite values: return probabilities in [0, 1]")
-    low, high = float(pred.min()), float(pred.max())
-    if low < 0.0 or high > 1.0:
-        raise ValueError(f"predictions should lie in [0, 1], got [{low:.3g}, {high:.3g}]")
-    return np.rint(pred * 255.0).astype(np.uint8)
+    if os.path.exists(f"{JOB_DIR}/X_test.npy"):
+        return np.load(f"{JOB_DIR}/X_test.npy", mmap_mode="r", allow_pickle=False)
+    with open(f"{JOB_DIR}/X_test.pkl", "rb") as source:
+        return pickle.load(source)  # written by the worker from the kit's get_test_data
 
 
-def quick_check(splits, workflow) -> dict[str, float]:  # noqa: ANN001
-    import numpy as np
-
-    X, y = splits.get_train_data(PUBLIC_DIR)  # noqa: N806 (ramp's naming)
-    train_is = np.arange(min(QUICK_TRAIN, len(X)))
-    test_is = np.arange(len(train_is), min(len(train_is) + QUICK_TEST, len(X)))
+def quick_check(problem) -> dict[str, float]:  # noqa: ANN001
+    X_train, y_train = problem.get_train_data(path=PUBLIC_DIR)  # noqa: N806 (ramp's naming)
+    train_is, _ = next(iter(problem.get_cv(X_train, y_train)))
     started = time.perf_counter()
-    model = workflow.train_submission(SUBMISSION_DIR, X, y, train_is)
-    trained = time.perf_counter()
-    quantise(workflow.test_submission(model, np.asarray(X[test_is])), len(test_is))
-    return {"train": trained - started, "valid": time.perf_counter() - trained}
+    trained = problem.workflow.train_submission(SUBMISSION_DIR, X_train, y_train, train_is)
+    trained_at = time.perf_counter()
+    problem.workflow.test_submission(trained, X_train)
+    return {"train": trained_at - started, "valid": time.perf_counter() - trained_at}
 
 
-def full_run(splits, workflow) -> dict[str, float]:  # noqa: ANN001
+def full_run(problem) -> dict[str, float]:  # noqa: ANN001
     import numpy as np
 
-    from ramp_kit.io import read_blends
-
-    X, y = splits.get_train_data(PUBLIC_DIR)  # noqa: N806 (ramp's naming)
-    X_hidden = read_blends(HIDDEN_INPUTS_DIR)  # noqa: N806 (memory-mapped)
-    bagged = np.zeros((len(X_hidden), 128, 128, 2), dtype=np.float32)
+    X_train, y_train = problem.get_train_data(path=PUBLIC_DIR)  # noqa: N806 (ramp's naming)
+    X_test = hidden_inputs()  # noqa: N806
+    folds = np.load(f"{JOB_DIR}/folds.npz", allow_pickle=False)
+    n_folds = len(folds.files) // 2
     times = {"train": 0.0, "valid": 0.0, "test": 0.0}
-    folds = list(splits.get_cv(X, y))
-    for fold, (train_is, valid_is) in enumerate(folds):
+    for fold in range(n_folds):
+        train_is = folds[f"train{fold}"]
+        print(f"CV fold {fold}", flush=True)
         started = time.perf_counter()
-        model = workflow.train_submission(SUBMISSION_DIR, X, y, train_is)
-        trained = time.perf_counter()
-        valid_pred = quantise(
-            workflow.test_submission(model, np.asarray(X[valid_is])), len(valid_is)
-        )
-        validated = time.perf_counter()
-        hidden_pred = quantise(workflow.test_submission(model, X_hidden), len(X_hidden))
-        tested = time.perf_counter()
-        step = max(1, len(train_is) // TRAIN_SCORE_MAX)
-        score_is = np.asarray(train_is)[::step][:TRAIN_SCORE_MAX]
-        train_pred = quantise(
-            workflow.test_submission(model, np.asarray(X[score_is])), len(score_is)
-        )
-        bagged += hidden_pred
-        times["train"] += trained - started
-        times["valid"] += validated - trained
-        times["test"] += tested - validated
-        emit_array(f"fold{fold}_train_is.npy", score_is.astype(np.int64))
-        emit_array(f"fold{fold}_train_pred.npy", train_pred)
-        emit_array(f"fold{fold}_valid_is.npy", np.asarray(valid_is, dtype=np.int64))
-        emit_array(f"fold{fold}_valid_pred.npy", valid_pred)
-    # Test predictions are bagged over the folds, as ramp-workflow does.
-    emit_array("hidden_pred.npy", np.rint(bagged / len(folds)).astype(np.uint8))
-    return {key: value / len(folds) for key, value in times.items()}
+        trained = problem.workflow.train_submission(SUBMISSION_DIR, X_train, y_train, train_is)
+        trained_at = time.perf_counter()
+        y_pred_train = problem.workflow.test_submission(trained, X_train)
+        validated_at = time.perf_counter()
+        y_pred_test = problem.workflow.test_submission(trained, X_test)
+        tested_at = time.perf_counter()
+        emit_prediction(f"fold{fold}_train", y_pred_train)
+        emit_prediction(f"fold{fold}_test", y_pred_test)
+        del trained, y_pred_train, y_pred_test
+        times["train"] += trained_at - started
+        times["valid"] += validated_at - trained_at
+        times["test"] += tested_at - validated_at
+    return {key: value / n_folds for key, value in times.items()}
 
 
 def student_traceback(exc: BaseException) -> str:
@@ -139,12 +137,9 @@ def main() -> int:
     try:
         # Imported here, not at the top: the kit (and keras, if the workflow needs it) loads
         # after the sandbox is up, and its import errors are reported like any other.
-        # The problem's light parts only: ramp-workflow itself is not needed in here.
-        from ramp_kit import splits
-        from ramp_kit.workflow import DeblenderWorkflow
-
+        problem = read_problem(config["kit_dir"])
         run = quick_check if config["kind"] == "quick_check" else full_run
-        status = {"ok": True, "timings": run(splits, DeblenderWorkflow())}
+        status = {"ok": True, "timings": run(problem)}
     except BaseException as exc:  # noqa: BLE001 (every fault of the submission is reported)
         summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
         status = {

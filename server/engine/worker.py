@@ -26,16 +26,10 @@ from server.engine.exceptions import (
     SubmissionFailedError,
 )
 from server.engine.job import JobKind, JobOutcome, JobResult, JobSpec
-from server.engine.sandbox import (
-    SandboxLimits,
-    SandboxRun,
-    SandboxSpec,
-    kit_packages,
-    run_sandboxed,
-)
+from server.engine.sandbox import SandboxLimits, SandboxRun, SandboxSpec, run_sandboxed
+from server.kit import KitError, load_problem
 
 ENTRY = Path(__file__).with_name("sandbox_entry.py")
-QUICK_CHECK_TIMEOUT = 120  # seconds: broken code should fail in seconds, not in 30 minutes
 SUBMISSION_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 OUTCOMES = {
     ExecutionTimeLimitExceededError: JobOutcome.TIMED_OUT,
@@ -44,27 +38,38 @@ OUTCOMES = {
 
 
 def run_job(
-    spec: JobSpec,
-    scratch_root: Path,
-    log_sink: Callable[[str], None] | None = None,
-    labels_dir_override: Path | None = None,
+    spec: JobSpec, scratch_root: Path, log_sink: Callable[[str], None] | None = None
 ) -> JobResult:
     """Run ``spec`` in a sandbox under its limits and score it; ``log_sink`` gets live output.
 
-    ``labels_dir_override`` points at the hidden labels when they are not in
-    ``<hidden_data_dir>/labels``. Scratch files live in a fresh folder of ``scratch_root``,
-    removed at the end whatever happens.
+    Scratch files live in a fresh folder of ``scratch_root``, removed at the end whatever
+    happens.
     """
     started = time.monotonic()
     result = JobResult(spec.submission_id, spec.attempt, spec.kind, JobOutcome.FAILED)
-    labels_dir = Path(labels_dir_override or Path(spec.hidden_data_dir) / "labels")
     Path(scratch_root).mkdir(parents=True, exist_ok=True)
     job_dir = Path(tempfile.mkdtemp(prefix=f"job-{spec.submission_id}-", dir=scratch_root))
     try:
+        try:
+            problem = load_problem(spec.kit_dir)
+        except (KitError, ImportError, OSError) as exc:
+            raise EngineError(f"cannot read the kit {spec.kit_dir} on this worker: {exc}") from exc
         submission_dir = write_submission(spec.files, job_dir / "submission")
+        inputs_dir = job_dir / "inputs"
+        inputs_dir.mkdir(mode=0o755)
+        data = None
+        if spec.kind is JobKind.FULL:
+            from server.engine.scoring_step import read_job_data
+
+            data = read_job_data(
+                problem, Path(spec.public_data_dir), Path(spec.hidden_data_dir), inputs_dir
+            )
+            for path in inputs_dir.iterdir():
+                path.chmod(0o644)  # the sandbox's unprivileged uid reads them
         results_dir = job_dir / "results"
         results_dir.mkdir()
-        run = run_sandboxed(sandbox_spec(spec, submission_dir, labels_dir), results_dir, log_sink)
+        sandbox = sandbox_spec(spec, submission_dir, inputs_dir)
+        run = run_sandboxed(sandbox, results_dir, log_sink)
         result.log_tail = run.log_tail
         result.peak_memory_mb = round(run.peak_memory_mb, 1)
         result.peak_gpu_memory_mb = run.peak_gpu_memory_mb
@@ -72,11 +77,11 @@ def run_job(
         result.train_seconds = timings.get("train")
         result.valid_seconds = timings.get("valid")
         result.test_seconds = timings.get("test")
-        if spec.kind is JobKind.FULL:
+        if data is not None:
             from server.engine.scoring_step import score_full_job
 
-            result.scores, result.preview_png = score_full_job(
-                results_dir, spec.n_folds, Path(spec.public_data_dir), labels_dir
+            result.scores, result.preview_png, result.diagnostics = score_full_job(
+                problem, data, results_dir, spec.hidden_split_seed
             )
         result.outcome = JobOutcome.SUCCEEDED
     except SubmissionError as exc:
@@ -91,8 +96,6 @@ def run_job(
 
 def write_submission(files: dict[str, bytes], folder: Path) -> Path:
     """The submission's files, readable by the sandbox's unprivileged uid."""
-    if "deblender.py" not in files:
-        raise SubmissionFailedError(f"deblender.py is missing: got {sorted(files)}")
     folder.mkdir()
     folder.chmod(0o755)  # bwrap binds it as root; inside, the sandbox's uid must list it
     for name, content in files.items():
@@ -103,18 +106,26 @@ def write_submission(files: dict[str, bytes], folder: Path) -> Path:
     return folder
 
 
-def sandbox_spec(spec: JobSpec, submission_dir: Path, labels_dir: Path) -> SandboxSpec:
-    public_dir, hidden_inputs = Path(spec.public_data_dir), Path(spec.hidden_data_dir) / "inputs"
-    binds = [(submission_dir, "/submission"), (public_dir, "/data/public"), (ENTRY, "/entry.py")]
-    if spec.kind is JobKind.FULL:
-        binds.append((hidden_inputs, "/data/hidden"))
+def sandbox_spec(spec: JobSpec, submission_dir: Path, inputs_dir: Path) -> SandboxSpec:
+    """The sandbox of one job: the kit, the public data, the submission and the hidden
+    inputs, read-only; never the hidden data folder itself."""
+    kit_dir = Path(spec.kit_dir).resolve()
+    public_dir, hidden_dir = Path(spec.public_data_dir), Path(spec.hidden_data_dir)
+    binds = [
+        (submission_dir, "/submission"),
+        (public_dir, "/data/public"),
+        (inputs_dir, "/job"),
+        (ENTRY, "/entry.py"),
+        # At its own path: an editable install of the kit's package finds it there.
+        (kit_dir, str(kit_dir)),
+    ]
     for source, _ in binds:
         if not source.exists():
-            raise EngineError(f"{source} is missing on this worker: deploy the event's data")
+            raise EngineError(f"{source} is missing on this worker: deploy the event's files")
         if source.is_dir() and source.stat().st_mode & 0o005 != 0o005:
             raise EngineError(
                 f"{source} is not readable by other users, and the sandbox runs as an "
-                f"unprivileged uid: `chmod -R o+rX {source}` (never the hidden labels)"
+                f"unprivileged uid: `chmod -R o+rX {source}` (never the hidden data)"
             )
     quick = spec.kind is JobKind.QUICK_CHECK
     use_gpu = spec.use_gpu and not quick
@@ -125,7 +136,8 @@ def sandbox_spec(spec: JobSpec, submission_dir: Path, labels_dir: Path) -> Sandb
         "TMPDIR": "/scratch",
         "USER": "student",
         "LOGNAME": "student",
-        "PYTHONPATH": python_path(),
+        # The submission's folder, so that its helper modules import as top-level modules.
+        "PYTHONPATH": "/submission",
         "PYTHONUNBUFFERED": "1",  # output reaches the live log as it is printed
         "PYTHONDONTWRITEBYTECODE": "1",
         "MPLBACKEND": "Agg",
@@ -135,40 +147,34 @@ def sandbox_spec(spec: JobSpec, submission_dir: Path, labels_dir: Path) -> Sandb
         "TF_NUM_INTEROP_THREADS": "2",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "0") if use_gpu else "",
-        "DEBLEND_N_FOLDS": str(spec.n_folds),
-        "DEBLEND_JOB": json.dumps({"kind": str(spec.kind)}),
+        "DEBLEND_JOB": json.dumps({"kind": str(spec.kind), "kit_dir": str(kit_dir)}),
     }
-    limits = SandboxLimits(
-        timeout_seconds=run_timeout(spec),
-        memory_limit_mb=spec.memory_limit_mb,
-        max_processes=spec.max_processes,
-        disk_limit_mb=spec.disk_limit_mb,
-        output_limit_mb=spec.disk_limit_mb,
-    )
+    if quick:
+        env["RAMP_TEST_MODE"] = "1"  # the kit's own quick-test subset, as ramp-test --quick-test
+    limits = spec.limits
     return SandboxSpec(
         argv=[sys.executable, "-P", "/entry.py"],  # -P: no "/" on sys.path
         binds=binds,
         env=env,
-        limits=limits,
-        forbidden=[labels_dir],
+        limits=SandboxLimits(
+            timeout_seconds=limits.timeout_seconds,
+            memory_limit_mb=limits.memory_limit_mb,
+            max_processes=limits.max_processes,
+            disk_limit_mb=limits.disk_limit_mb,
+            output_limit_mb=limits.output_limit_mb,
+        ),
+        forbidden=[hidden_dir],
         use_gpu=use_gpu,
     )
-
-
-def python_path() -> str:
-    """The kit's folders first (they win over a submission file named like them), then the
-    submission's, so that its helper modules import as top-level modules."""
-    parents = dict.fromkeys(str(Path(folder).parent) for folder in kit_packages())
-    return ":".join([*parents, "/submission"])
 
 
 def check_run(spec: JobSpec, run: SandboxRun, results_dir: Path) -> dict[str, float]:
     """The timings of a run that went well; otherwise the SubmissionError that says why."""
     if run.timed_out:
-        minutes = run_timeout(spec) / 60
+        minutes = spec.limits.timeout_seconds / 60
         raise ExecutionTimeLimitExceededError(f"timed out after {minutes:g} min")
     if run.out_of_memory:
-        raise MemoryLimitExceededError(f"out of memory (limit {spec.memory_limit_mb} MB)")
+        raise MemoryLimitExceededError(f"out of memory (limit {spec.limits.memory_limit_mb} MB)")
     if run.result_error:
         raise InvalidPredictionsError(run.result_error)
     try:
@@ -184,9 +190,9 @@ def check_run(spec: JobSpec, run: SandboxRun, results_dir: Path) -> dict[str, fl
     if ok:
         return timings
     if status.get("error_type") == "MemoryError":
-        raise MemoryLimitExceededError(f"out of memory (limit {spec.memory_limit_mb} MB)")
+        raise MemoryLimitExceededError(f"out of memory (limit {spec.limits.memory_limit_mb} MB)")
     if "No space left on device" in summary:
-        summary = f"scratch disk full (limit {spec.disk_limit_mb} MB): {summary}"
+        summary = f"scratch disk full (limit {spec.limits.disk_limit_mb} MB): {summary}"
     raise SubmissionFailedError(summary, str(status.get("traceback") or "") or None)
 
 
@@ -195,9 +201,3 @@ def describe_exit(returncode: int | None) -> str:
     if returncode is not None and (returncode < 0 or returncode > 128):
         return f"killed by signal {abs(returncode) % 128 if returncode > 0 else -returncode}"
     return f"exit code {returncode}"
-
-
-def run_timeout(spec: JobSpec) -> float:
-    if spec.kind is JobKind.QUICK_CHECK:
-        return min(spec.timeout_seconds, QUICK_CHECK_TIMEOUT)
-    return spec.timeout_seconds
