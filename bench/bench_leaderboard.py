@@ -242,7 +242,7 @@ class Student:
             for key, value in (*form.items(), ("upload-name", name))
         ]
         body = "".join(parts).encode() + (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="upload-deblender"; '
+            f'--{boundary}\r\nContent-Disposition: form-data; name="upload-files"; '
             f'filename="deblender.py"\r\nContent-Type: text/x-python\r\n\r\n'
         ).encode() + DEBLENDER + f"\r\n--{boundary}--\r\n".encode()  # fmt: skip
         started = time.monotonic()

@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, insert, select
 
 from server.db import Base, make_engine
+from server.kit import kit_info
 from server.models import (
     Event,
     EventState,
@@ -35,9 +36,10 @@ from server.models import (
     utcnow,
 )
 from server.states import SubmissionState
-from server.web.ranking import METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
+# The benchmarked event runs the deblending kit: its scores are the board's columns.
+BENCH_KIT = ROOT / "ramp_kit"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -72,8 +74,9 @@ def fill(url: str, teams: int, per_team: int) -> None:
     with engine.begin() as conn:
         event_id = conn.execute(
             insert(Event).values(
-                name=EVENT, title="Bench", state=EventState.OPEN, public_data_dir="/p",
-                hidden_data_dir="/h", created_at=start, min_gap_seconds=0, max_per_day=10_000,
+                name=EVENT, title="Bench", state=EventState.OPEN, kit_dir=str(BENCH_KIT),
+                public_data_dir="/p", hidden_data_dir="/h", created_at=start,
+                min_gap_seconds=0, max_per_day=10_000,
             ).returning(Event.id)
         ).scalar_one()  # fmt: skip
         conn.execute(
@@ -111,7 +114,8 @@ def score_rows(submission_id: int, rng: random.Random) -> list[dict]:
     return [
         {"submission_id": submission_id, "split": split, "fold": None, "metric": metric,
          "value": base + rng.gauss(0, 0.01)}
-        for split in (ScoreSplit.PUBLIC, ScoreSplit.PRIVATE) for metric in METRICS
+        for split in (ScoreSplit.PUBLIC, ScoreSplit.PRIVATE)
+        for metric in (score.name for score in kit_info(BENCH_KIT).scores)
     ]  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import secrets
 from pathlib import Path
 from typing import TextIO
@@ -15,8 +16,13 @@ from sqlalchemy.orm import Session
 
 from server.config import load_settings
 from server.db import make_engine, make_session_factory
-from server.models import Event, EventState, ScoreSplit, Submission, Team, TeamMember, User, utcnow
+from server.kit import KitInfo, kit_info, load_problem
+from server.models import Event, EventState, ScoreSplit, Submission, Team, TeamMember, User
+from server.names import NameRefusedError, name_key, normalise_email
+from server.private_files import private_sqlite_database
+from server.states import IllegalTransitionError
 from server.web.auth import hash_password
+from server.web.exports import write_csv_rows
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -41,73 +47,132 @@ def _event(session: Session, name: str) -> Event:
     return event
 
 
+def _move(event: Event, state: EventState) -> None:
+    try:
+        event.set_state(state)
+    except IllegalTransitionError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def _user(session: Session, email: str) -> User | None:
-    return session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
+    try:
+        email = normalise_email(email)
+    except NameRefusedError as error:
+        raise click.ClickException(str(error)) from None
+    return session.scalars(select(User).where(User.email == email)).one_or_none()
+
+
+def _private_output(out_file: TextIO) -> None:
+    """Make a file about to receive passwords readable by its owner only (not stdout)."""
+    if getattr(out_file, "name", "-") not in ("-", "<stdout>"):
+        os.fchmod(out_file.fileno(), 0o600)
 
 
 @click.group()
 def main() -> None:
-    """Run a deblending challenge: DEBLEND_RAMP_CONFIG names the settings file."""
+    """Run challenges of ramp-workflow kits: DEBLEND_RAMP_CONFIG names the settings file."""
 
 
 @main.command("init-db")
 def init_db() -> None:
     """Create or upgrade the database schema (alembic upgrade head)."""
     url = load_settings()["DATABASE_URL"]
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite_database(url)  # hashes, code and private scores: 0600, created before SQLite
     command.upgrade(alembic_config(url), "head")
     click.echo("database is at the latest revision")
 
 
 @main.command("create-event")
 @click.argument("name")
-@click.option("--title", required=True)
-@click.option("--public-data", required=True, type=click.Path(file_okay=False, resolve_path=True))
-@click.option("--hidden-data", required=True, type=click.Path(file_okay=False, resolve_path=True))
-@click.option("--n-folds", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--kit",
+    "kit_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, resolve_path=True),
+    help="the ramp-workflow kit folder (problem.py, submissions/)",
+)
+@click.option(
+    "--public-data",
+    type=click.Path(exists=True, file_okay=False, resolve_path=True),
+    help="the data folder students have (get_train_data's path)  [default: the kit folder]",
+)
+@click.option(
+    "--hidden-data",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, resolve_path=True),
+    help="the data folder whose test split is hidden (get_test_data's path)",
+)
+@click.option("--title", help="shown on the site  [default: the kit's problem_title]")
 @click.option("--gpu/--no-gpu", default=False, show_default=True)
-@click.option("--min-gap", default=300, show_default=True, type=click.IntRange(min=0))
-@click.option("--max-per-day", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--timeout", default=1800, show_default=True, type=click.IntRange(min=1))
-@click.option("--memory-mb", default=8192, show_default=True, type=click.IntRange(min=64))
+@click.option("--min-gap", type=click.IntRange(min=0), help="seconds between a team's uploads")
+@click.option("--max-per-day", type=click.IntRange(min=1), help="a team's uploads per 24 h")
+@click.option("--timeout", type=click.IntRange(min=1), help="seconds a submission may run")
+@click.option("--memory-mb", type=click.IntRange(min=64), help="memory a submission may use")
 def create_event(
     name: str,
-    title: str,
-    public_data: str,
+    kit_dir: str,
+    public_data: str | None,
     hidden_data: str,
-    n_folds: int,
+    title: str | None,
     gpu: bool,
-    min_gap: int,
-    max_per_day: int,
-    timeout: int,
-    memory_mb: int,
+    min_gap: int | None,
+    max_per_day: int | None,
+    timeout: int | None,
+    memory_mb: int | None,
 ) -> None:
-    """Create event NAME (a URL slug) in the draft state."""
-    # Students download the public directory: the hidden set must not be inside it (or around).
-    if Path(public_data).is_relative_to(hidden_data) or Path(hidden_data).is_relative_to(
-        public_data
-    ):
-        raise click.ClickException("the public and hidden data directories must not nest")
+    """Create event NAME (a URL slug) of a ramp-workflow kit, in the draft state."""
+    public_data = public_data or kit_dir
+    # The kit and the public data reach students and sandboxes: the hidden set stays apart.
+    for shown in (kit_dir, public_data):
+        if Path(shown).is_relative_to(hidden_data) or Path(hidden_data).is_relative_to(shown):
+            raise click.ClickException(
+                f"the hidden data folder must not be inside {shown} nor contain it"
+            )
+    info = check_kit(kit_dir, public_data, hidden_data)
+    limits = {
+        "min_gap_seconds": min_gap,
+        "max_per_day": max_per_day,
+        "timeout_seconds": timeout,
+        "memory_limit_mb": memory_mb,
+    }
     with _session() as session:
         if session.scalars(select(Event).where(Event.name == name)).first():
             raise click.ClickException(f"event {name!r} already exists")
         session.add(
             Event(
                 name=name,
-                title=title,
+                title=title or info.title,
+                kit_dir=kit_dir,
                 public_data_dir=public_data,
                 hidden_data_dir=hidden_data,
-                n_folds=n_folds,
                 use_gpu=gpu,
-                min_gap_seconds=min_gap,
-                max_per_day=max_per_day,
-                timeout_seconds=timeout,
-                memory_limit_mb=memory_mb,
+                # Unset limits take the model's defaults.
+                **{key: value for key, value in limits.items() if value is not None},
             )
         )
         session.commit()
-    click.echo(f"created event {name!r} (draft); open it with: deblend-ramp open-event {name}")
+    scores = ", ".join(s.name for s in info.scores)
+    click.echo(
+        f"created event {name!r} (draft) of {info.title!r}: a submission is "
+        f"{', '.join(info.element_files)}; scores {scores} (official: {info.official.name})"
+    )
+    click.echo(f"open it with: deblend-ramp open-event {name}")
+
+
+def check_kit(kit_dir: str, public_data: str, hidden_data: str) -> KitInfo:
+    """The kit's facts, once its readers have read both data folders as ramp-test would."""
+    try:
+        info = kit_info(kit_dir)
+        problem = load_problem(kit_dir)
+        X_train, y_train = problem.get_train_data(path=public_data)  # noqa: N806
+        list(problem.get_cv(X_train, y_train))
+        problem.get_test_data(path=hidden_data)
+    except Exception as exc:  # noqa: BLE001 - whatever the kit raises, say where it came from
+        raise click.ClickException(
+            f"the kit {kit_dir} cannot read its data (public {public_data}, hidden "
+            f"{hidden_data}): {type(exc).__name__}: {exc}"
+        ) from exc
+    return info
 
 
 @main.command("open-event")
@@ -116,7 +181,7 @@ def open_event(name: str) -> None:
     """Open event NAME: students see it and submit."""
     with _session() as session:
         event = _event(session, name)
-        event.state, event.opened_at = EventState.OPEN, utcnow()
+        _move(event, EventState.OPEN)
         session.commit()
     click.echo(f"event {name!r} is open")
 
@@ -127,7 +192,7 @@ def close_event(name: str) -> None:
     """Close event NAME: no more submissions; private scores are revealed."""
     with _session() as session:
         event = _event(session, name)
-        event.state, event.closed_at = EventState.CLOSED, utcnow()
+        _move(event, EventState.CLOSED)
         session.commit()
     click.echo(f"event {name!r} is closed")
 
@@ -141,9 +206,11 @@ def create_user(email: str, name: str, password: str) -> None:
     with _session() as session:
         if _user(session, email):
             raise click.ClickException(f"an account already exists for {email}")
-        session.add(
-            User(email=email.strip().lower(), name=name, password_hash=hash_password(password))
-        )
+        try:
+            user = User(email=email, name=name, password_hash=hash_password(password))
+        except NameRefusedError as error:
+            raise click.ClickException(str(error)) from None
+        session.add(user)
         session.commit()
     click.echo(f"created {email}")
 
@@ -159,6 +226,19 @@ def make_instructor(email: str) -> None:
         user.is_instructor = True
         session.commit()
     click.echo(f"{email} is an instructor")
+
+
+@main.command("end-sessions")
+@click.argument("email")
+def end_sessions(email: str) -> None:
+    """Log EMAIL's account out of every browser: its sessions and remember-me cookies end."""
+    with _session() as session:
+        user = _user(session, email)
+        if user is None:
+            raise click.ClickException(f"no account for {email}")
+        user.session_version += 1
+        session.commit()
+    click.echo(f"every session of {email} has ended")
 
 
 @main.command("import-students")
@@ -179,18 +259,24 @@ def import_students(csv_file: TextIO, event_name: str, out_file: TextIO) -> None
     with _session() as session:
         event = _event(session, event_name)
         created = 0
-        for row in rows:
+        for line, row in enumerate(rows, start=2):
             email, team_name = row["email"].strip().lower(), row["team"].strip()
             user, password = _user(session, email), ""
-            if user is None:
-                password = secrets.token_urlsafe(9)
-                user = User(email=email, name=row["name"].strip(), must_change_password=True)
-                user.password_hash = hash_password(password)
-                session.add(user)
-                created += 1
-            team = session.scalars(
-                select(Team).where(Team.event_id == event.id, Team.name == team_name)
-            ).one_or_none() or Team(event=event, name=team_name)
+            try:
+                if user is None:
+                    password = secrets.token_urlsafe(9)
+                    user = User(email=email, name=row["name"], must_change_password=True)
+                    user.password_hash = hash_password(password)
+                    session.add(user)
+                    created += 1
+                # Look-alike spellings of a team name (case, dashes) are the same team.
+                team = session.scalars(
+                    select(Team).where(
+                        Team.event_id == event.id, Team.name_key == name_key(team_name)
+                    )
+                ).one_or_none() or Team(event=event, name=team_name)
+            except NameRefusedError as error:
+                raise click.ClickException(f"line {line}: {error} Nothing was imported.") from None
             session.add(team)
             session.flush()
             membership = session.scalars(
@@ -208,7 +294,8 @@ def import_students(csv_file: TextIO, event_name: str, out_file: TextIO) -> None
             output.append([email, user.name, team_name, password])
         session.commit()
     # Written only once committed: a refused import hands out no password.
-    csv.writer(out_file).writerows(output)
+    _private_output(out_file)
+    write_csv_rows(out_file, output)
     click.echo(f"imported {len(rows)} students ({created} new accounts) into {event_name!r}")
 
 
@@ -228,15 +315,15 @@ def export_results(name: str, out_file: TextIO) -> None:
         metrics = sorted(
             {row.metric for s in submissions for row in s.scores if row.split in test_splits}
         )
-        writer = csv.writer(out_file)
-        writer.writerow(
+        rows: list[list] = [
             ["team", "submission", "state", "submitted_at", "compute_seconds"]
             + [f"{split.value}_{metric}" for split in test_splits for metric in metrics]
-        )
+        ]
         for s in submissions:
             scores = [s.score(split, metric) for split in test_splits for metric in metrics]
-            writer.writerow(
+            rows.append(
                 [s.team.name, s.name, s.state.value, s.created_at.isoformat(), s.compute_seconds]
                 + ["" if value is None else value for value in scores]
             )
+        write_csv_rows(out_file, rows)  # team names come from students: formula-safe cells
     click.echo(f"wrote {len(submissions)} submissions to {out_file.name}")

@@ -73,7 +73,6 @@ def default_settings(var_dir: Path) -> dict[str, Any]:
         # Failed log-ins allowed per (account, client address), and per client address.
         "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute; 20 per hour",
         "LOGIN_LIMIT_PER_ADDRESS": "100 per hour",
-        "SIGNUP_LIMIT_PER_ADDRESS": "10 per hour",
         # Where those counts live: each web process counts alone with memory:// (SECURITY.md).
         "RATELIMIT_STORAGE_URI": "memory://",
         # Sign-up through the site; with either list non-empty, only those emails or domains.

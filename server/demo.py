@@ -1,9 +1,10 @@
-"""``make demo``: a full local event on the embedded defaults.
+"""``make demo``: a full local event per kit of ``demo/events.toml``, on the embedded defaults.
 
-Generates the data, creates the database, an open event, an instructor and three student teams,
-submits the three reference submissions through the same intake as the web page, then runs the
-dispatcher (with a local Dask cluster) and the web frontend (gunicorn) until interrupted.
-Everything lives under one folder (``var/demo``); running it again reuses what is there.
+For every event it makes the public and hidden data with the kit's own commands, then creates
+the database, the open events, an instructor and the demo teams, submits each team's reference
+submission through the same intake as the web page, and runs one dispatcher per event (on one
+local Dask cluster) and the web frontend (gunicorn) until interrupted. Everything lives under
+one folder (``var/demo``); running it again reuses what is there.
 """
 
 from __future__ import annotations
@@ -15,28 +16,64 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.config import CONFIG_ENV, load_settings
 from server.db import make_engine, make_session_factory
-from server.models import Event, EventState, Submission, Team, TeamMember, User, utcnow
+from server.kit import kit_info
+from server.models import Event, EventState, Submission, Team, TeamMember, User
+from server.private_files import write_private_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-EVENT_NAME = "deblending"
+EVENTS_FILE = REPO_ROOT / "demo" / "events.toml"
 INSTRUCTOR_EMAIL = "instructor@example.org"
-# Each demo team submits one reference submission.
-DEMO_TEAMS = (
-    ("Source Extractors", "ada@example.org", "Ada", "starting_kit"),
-    ("Small Convolutions", "bruno@example.org", "Bruno", "fcnn"),
-    ("U-Netters", "chandra@example.org", "Chandra", "unet"),
-)
+# Never uploaded with a reference submission: what ramp-test leaves behind.
+SKIPPED_PARTS = {"__pycache__", "training_output", ".ipynb_checkpoints"}
+
+
+@dataclass(frozen=True)
+class DemoEvent:
+    """One event of demo/events.toml."""
+
+    name: str
+    title: str
+    kit: Path
+    public_data: list[str]
+    hidden_data: list[str]
+    settings: dict[str, Any]  # Event columns: memory_limit_mb, timeout_seconds...
+    sizes: dict[str, dict[str, int]]
+    teams: list[dict[str, str]]
+
+
+def read_events(path: Path = EVENTS_FILE) -> list[DemoEvent]:
+    with path.open("rb") as source:
+        table = tomllib.load(source)
+    events = []
+    for entry in table["events"]:
+        entry = dict(entry)
+        events.append(
+            DemoEvent(
+                name=entry.pop("name"),
+                title=entry.pop("title"),
+                kit=REPO_ROOT / entry.pop("kit"),
+                public_data=entry.pop("public_data"),
+                hidden_data=entry.pop("hidden_data"),
+                sizes=entry.pop("sizes"),
+                teams=entry.pop("teams"),
+                settings=entry,
+            )
+        )
+    return events
 
 
 def write_config(var_dir: Path, workers: int) -> Path:
-    """The demo's settings file; the hidden seed is drawn once and kept only there."""
+    """The demo's settings file, private: it names the database."""
     config_path = var_dir / "config.toml"
     if not config_path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
@@ -45,24 +82,33 @@ def write_config(var_dir: Path, workers: int) -> Path:
             f'database_url = "sqlite:///{var_dir / "deblend-ramp.sqlite"}"\n'
             f'data_root = "{var_dir / "data"}"\n'
             f'scratch_dir = "{var_dir / "scratch"}"\n'
-            f"hidden_seed = {secrets.randbelow(2**31 - 1) + 1}\n"
             f"local_workers = {workers}\n"
         )
         config_path.chmod(0o600)
     return config_path
 
 
-def make_data(settings: dict, n_train: int, n_test: int, n_hidden: int) -> tuple[Path, Path]:
-    """The student release and the hidden set, generated unless already there."""
-    from ramp_kit.data import generate_hidden_set, generate_student_release
+def make_data(event: DemoEvent, data_root: Path, scale: str) -> tuple[Path, Path]:
+    """The event's public and hidden data, made by the kit's commands unless already there.
 
-    data_root = Path(settings["DATA_ROOT"])
-    student, hidden = data_root / "student", data_root / "hidden"
-    if not (student / "data" / "test" / "catalogue.fits").exists():
-        generate_student_release(student, n_train=n_train, n_test=n_test)
-    if not (hidden / "labels" / "catalogue.fits").exists():
-        generate_hidden_set(hidden, n=n_hidden, seed=int(settings["HIDDEN_SEED"]))
-    return student, hidden
+    The hidden set's seed is drawn here, handed to the generator in ``$DEMO_HIDDEN_SEED`` and
+    kept nowhere: nobody can make that set again.
+    """
+    public, hidden = data_root / event.name / "public", data_root / event.name / "hidden"
+    values = {"python": sys.executable, "public": str(public), "hidden": str(hidden)}
+    values |= {key: str(value) for key, value in event.sizes[scale].items()}
+    for folder, command in ((public, event.public_data), (hidden, event.hidden_data)):
+        done = folder / ".complete"
+        if done.exists():
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "DEMO_HIDDEN_SEED": str(secrets.randbelow(2**31 - 1) + 1)}
+        argv = [part.format(**values) for part in command]
+        print(f"  making the {event.name} data: {' '.join(argv[1:])}", flush=True)
+        subprocess.run(argv, cwd=REPO_ROOT, env=env, check=True)
+        done.touch()
+    hidden.chmod(0o700)  # only the workers read the hidden set
+    return public, hidden
 
 
 def _user(session: Session, email: str, name: str, password: str, instructor: bool) -> User:
@@ -76,10 +122,20 @@ def _user(session: Session, email: str, name: str, password: str, instructor: bo
     return user
 
 
+def submission_files(folder: Path) -> list[tuple[str, bytes]]:
+    """Every file of a reference submission folder, as the upload form would send them."""
+    return [
+        (path.name, path.read_bytes())
+        for path in sorted(folder.iterdir())
+        if path.is_file() and not SKIPPED_PARTS & set(path.parts)
+    ]
+
+
 def populate(
     sessions: sessionmaker,
     settings: dict,
-    student: Path,
+    event_spec: DemoEvent,
+    public: Path,
     hidden: Path,
     password: str,
     gap: int,
@@ -88,43 +144,45 @@ def populate(
     from server.web.intake import receive_submission
 
     with sessions() as session:
-        event = session.scalars(select(Event).where(Event.name == EVENT_NAME)).one_or_none()
+        event = session.scalars(select(Event).where(Event.name == event_spec.name)).one_or_none()
         if event is None:
             event = Event(
-                name=EVENT_NAME,
-                title="Deblending galaxies: the school's challenge",
-                public_data_dir=str(student),
+                name=event_spec.name,
+                title=event_spec.title,
+                kit_dir=str(event_spec.kit),
+                public_data_dir=str(public),
                 hidden_data_dir=str(hidden),
                 min_gap_seconds=gap,
-                timeout_seconds=1800,
-                memory_limit_mb=6144,
+                **event_spec.settings,
             )
             session.add(event)
-        event.state, event.opened_at = EventState.OPEN, event.opened_at or utcnow()
+        if event.state is not EventState.OPEN:
+            event.set_state(EventState.OPEN)
         _user(session, INSTRUCTOR_EMAIL, "Instructor", password, instructor=True)
         session.commit()
-        for team_name, email, name, submission_name in DEMO_TEAMS:
-            user = _user(session, email, name, password, instructor=False)
+        element_files = kit_info(event.kit_dir).element_files
+        for spec in event_spec.teams:
+            user = _user(session, spec["email"], spec["user"], password, instructor=False)
             team = session.scalars(
-                select(Team).where(Team.event_id == event.id, Team.name == team_name)
+                select(Team).where(Team.event_id == event.id, Team.name == spec["name"])
             ).one_or_none()
             if team is None:
-                team = Team(event=event, name=team_name)
+                team = Team(event=event, name=spec["name"])
                 session.add(TeamMember(event_id=event.id, team=team, user=user))
             session.commit()
             already = session.scalars(
                 select(Submission).where(Submission.team_id == team.id)
             ).first()
             if already is None:
-                folder = REPO_ROOT / "submissions" / submission_name
+                folder = REPO_ROOT / spec["submission"]
                 receive_submission(
                     session,
                     event,
                     team,
                     user,
-                    submission_name,
-                    (folder / "deblender.py").read_bytes(),
-                    [],
+                    folder.name,
+                    submission_files(folder),
+                    element_files=element_files,
                     max_file_bytes=settings["SUBMISSION_MAX_FILE_BYTES"],
                     max_files=settings["SUBMISSION_MAX_FILES"],
                 )
@@ -144,7 +202,7 @@ def _wait_for_http(url: str, seconds: float) -> None:
 
 
 def all_scored(sessions: sessionmaker) -> bool:
-    """Whether every submission of the demo event has reached a final state."""
+    """Whether every submission of the demo's events has reached a final state."""
     with sessions() as session:
         states = session.scalars(select(Submission.state)).all()
     return bool(states) and all(state.is_final for state in states)
@@ -155,9 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", default="var/demo", help="folder of the demo's state")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2, help="local Dask workers")
-    parser.add_argument("--n-train", type=int, default=2000)
-    parser.add_argument("--n-test", type=int, default=500)
-    parser.add_argument("--n-hidden", type=int, default=1000)
+    parser.add_argument(
+        "--scale", choices=("full", "small"), default="full", help="data sizes of events.toml"
+    )
     parser.add_argument("--min-gap", type=int, default=60, help="seconds between submissions")
     parser.add_argument(
         "--exit-when-scored", action="store_true", help="stop once every submission is final"
@@ -170,17 +228,22 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     password_file = var_dir / "demo-password"
     if not password_file.exists():
-        password_file.write_text(secrets.token_urlsafe(9))
+        write_private_text(password_file, secrets.token_urlsafe(9))  # it opens every account
     password = password_file.read_text().strip()
 
-    student, hidden = make_data(settings, args.n_train, args.n_test, args.n_hidden)
+    events = read_events()
+    data = {e.name: make_data(e, Path(settings["DATA_ROOT"]), args.scale) for e in events}
     python_bin = Path(sys.executable).parent
     subprocess.run([str(python_bin / "deblend-ramp"), "init-db"], check=True)
     sessions = make_session_factory(make_engine(settings["DATABASE_URL"]))
-    populate(sessions, settings, student, hidden, password, args.min_gap)
+    for event in events:
+        populate(sessions, settings, event, *data[event.name], password, args.min_gap)
 
     children = [
-        subprocess.Popen([sys.executable, "-m", "server.engine", "--event", EVENT_NAME]),
+        subprocess.Popen([sys.executable, "-m", "server.engine", "--event", event.name])
+        for event in events
+    ]
+    children.append(
         subprocess.Popen(
             [
                 str(python_bin / "gunicorn"),
@@ -191,17 +254,18 @@ def main(argv: list[str] | None = None) -> int:
                 "--workers",
                 "2",
             ]
-        ),
-    ]
+        )
+    )
     url = f"http://127.0.0.1:{args.port}"
     try:
         _wait_for_http(f"{url}/", 60)
+        students = sorted({team["email"] for event in events for team in event.teams})
         print(
-            f"\n  deblend-ramp demo running at {url}/events/{EVENT_NAME}\n"
-            f"  instructor: {INSTRUCTOR_EMAIL}   students: "
-            + ", ".join(email for _, email, _, _ in DEMO_TEAMS)
+            "\n  deblend-ramp demo running at "
+            + ", ".join(f"{url}/events/{event.name}" for event in events)
+            + f"\n  instructor: {INSTRUCTOR_EMAIL}   students: {', '.join(students)}"
             + f"\n  password (all demo accounts): {password}\n"
-            "  the three reference submissions are in the queue; Ctrl-C stops the demo.\n",
+            "  the reference submissions are in the queues; Ctrl-C stops the demo.\n",
             flush=True,
         )
         while all(child.poll() is None for child in children):

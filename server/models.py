@@ -12,11 +12,13 @@ import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -24,10 +26,11 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from server.db import Base
-from server.states import SubmissionState, check_transition
+from server.names import clean_name, name_key, normalise_email
+from server.states import EventState, SubmissionState, check_event_transition, check_transition
 
 
 def utcnow() -> datetime:
@@ -37,6 +40,11 @@ def utcnow() -> datetime:
 
 # No 0/O or 1/I/L: codes are read aloud and copied by hand between team mates.
 _JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def new_split_seed() -> int:
+    """A random seed for the public/private split of an event's hidden test set."""
+    return secrets.randbelow(2**31 - 1) + 1
 
 
 def new_join_code() -> str:
@@ -61,12 +69,6 @@ class UtcDateTime(TypeDecorator):
         return value
 
 
-class EventState(enum.StrEnum):
-    DRAFT = "draft"  # visible to instructors only
-    OPEN = "open"  # students submit; the public leaderboard is live
-    CLOSED = "closed"  # no more submissions; private scores and code are revealed
-
-
 class ScoreSplit(enum.StrEnum):
     """Which data a score was computed on."""
 
@@ -87,10 +89,21 @@ class User(Base):
     # Set for accounts created by the CSV import: the first login asks for a new password.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # Part of every session and remember-me cookie (``get_id``): bumping it on a password change
+    # or "log out everywhere" ends them all.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     memberships: Mapped[list[TeamMember]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
+
+    @validates("name")
+    def _clean_name(self, _key: str, value: str) -> str:
+        return clean_name(value, "Your name")
+
+    @validates("email")
+    def _normalise_email(self, _key: str, value: str) -> str:
+        return normalise_email(value)
 
     # Flask-Login's user protocol, without importing Flask here.
     is_active = True
@@ -101,7 +114,8 @@ class User(Base):
         return True
 
     def get_id(self) -> str:
-        return str(self.id)
+        """``id:session_version``: a cookie made before the version changed no longer loads."""
+        return f"{self.id}:{self.session_version}"
 
 
 class Event(Base):
@@ -113,10 +127,14 @@ class Event(Base):
     state: Mapped[EventState] = mapped_column(
         Enum(EventState, native_enum=False, length=16), default=EventState.DRAFT
     )
-    # Where the event's data lives on the workers: the student release and the hidden set.
+    # The ramp-workflow kit (problem.py) and the data folders its readers take, on every host:
+    # get_train_data(public_data_dir) for students and workers, get_test_data(hidden_data_dir)
+    # read by workers outside the sandbox only.
+    kit_dir: Mapped[str] = mapped_column(String(500))
     public_data_dir: Mapped[str] = mapped_column(String(500))
     hidden_data_dir: Mapped[str] = mapped_column(String(500))
-    n_folds: Mapped[int] = mapped_column(Integer, default=1)
+    # Draws the public (live) and private (final) halves of the hidden test set.
+    hidden_split_seed: Mapped[int] = mapped_column(Integer, default=new_split_seed)
     use_gpu: Mapped[bool] = mapped_column(Boolean, default=False)
     min_gap_seconds: Mapped[int] = mapped_column(Integer, default=300)
     max_per_day: Mapped[int] = mapped_column(Integer, default=10)
@@ -128,6 +146,16 @@ class Event(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     teams: Mapped[list[Team]] = relationship(back_populates="event", cascade="all, delete-orphan")
+
+    def set_state(self, new: EventState) -> None:
+        """The only way to open or close an event: illegal moves raise, times are kept."""
+        check_event_transition(self.state, new)
+        self.state = new
+        if new is EventState.OPEN:
+            self.opened_at = self.opened_at or utcnow()
+        else:
+            self.closed_at = utcnow()
+
     submissions: Mapped[list[Submission]] = relationship(
         back_populates="event", cascade="all, delete-orphan"
     )
@@ -135,20 +163,36 @@ class Event(Base):
 
 class Team(Base):
     __tablename__ = "teams"
-    __table_args__ = (UniqueConstraint("event_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("event_id", "name"),
+        # Look-alike names (case, dashes, width) are one name: server.names.name_key.
+        Index("uq_teams_event_id_name_key", "event_id", "name_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    # Set with ``name`` (see _clean_name); casefold can lengthen a name, hence the room.
+    name_key: Mapped[str] = mapped_column(String(300))
     # Shared by the team's founder with team mates, who type it to join.
     join_code: Mapped[str] = mapped_column(String(16), unique=True, default=new_join_code)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # When the latest submission was received. Intake updates this row first, which makes a
+    # team's uploads wait for each other on SQLite and PostgreSQL alike (server/web/intake.py).
+    last_submission_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     event: Mapped[Event] = relationship(back_populates="teams")
     members: Mapped[list[TeamMember]] = relationship(
         back_populates="team", cascade="all, delete-orphan"
     )
     submissions: Mapped[list[Submission]] = relationship(back_populates="team")
+
+    @validates("name")
+    def _clean_name(self, _key: str, value: str) -> str:
+        """Invisible characters are refused; the key is kept in step with the name."""
+        name = clean_name(value, "Team name")
+        self.name_key = name_key(name)
+        return name
 
 
 class TeamMember(Base):
@@ -203,8 +247,10 @@ class Submission(Base):
     compute_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     peak_memory_mb: Mapped[float | None] = mapped_column(Float)
     peak_gpu_memory_mb: Mapped[float | None] = mapped_column(Float)
-    # A PNG of a few public blends with predicted masks next to the truth.
+    # The kit's picture of a few public predictions next to the truth (``preview_png`` hook).
     preview_png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The kit's breakdown of the official score on the public half (``diagnostics`` hook).
+    diagnostics: Mapped[list | None] = mapped_column(JSON)
 
     event: Mapped[Event] = relationship(back_populates="submissions")
     team: Mapped[Team] = relationship(back_populates="submissions")
@@ -237,7 +283,7 @@ class SubmissionFile(Base):
     submission_id: Mapped[int] = mapped_column(
         ForeignKey("submissions.id", ondelete="CASCADE"), index=True
     )
-    name: Mapped[str] = mapped_column(String(100))  # sanitised base name, e.g. deblender.py
+    name: Mapped[str] = mapped_column(String(100))  # sanitised base name, e.g. estimator.py
     content: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
 
@@ -256,6 +302,8 @@ class SubmissionScore(Base):
     fold: Mapped[int | None] = mapped_column(Integer)  # CV fold for TRAIN/VALID, else None
     metric: Mapped[str] = mapped_column(String(64))
     value: Mapped[float] = mapped_column(Float)
+    # Standard error on the hidden halves (jackknife over the items): which ranks differ.
+    std_error: Mapped[float | None] = mapped_column(Float)
 
     submission: Mapped[Submission] = relationship(back_populates="scores")
 

@@ -30,7 +30,7 @@ from server.engine.reconcile import Flight, forget, reconcile
 from server.engine.scheduling import ordered_queue, queue_mark
 from server.engine.tasks import LogInbox, log_topic, run_job_task
 from server.models import DispatcherHeartbeat, Event, Submission, WorkerStatus, utcnow
-from server.states import SubmissionState
+from server.states import RUNNING_STATES, SubmissionState
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ WORKER_STATUS_FORGET = timedelta(minutes=10)
 # While a worker is free, the queue is looked at this often between passes: a new submission
 # starts at once rather than after up to a poll interval.
 QUEUE_CHECK_SECONDS = 0.1
-_RUNNING = (SubmissionState.CHECKING, SubmissionState.TRAINING)
 
 
 class Dispatcher:
@@ -120,7 +119,7 @@ class Dispatcher:
             running = list(
                 session.scalars(
                     select(Submission).where(
-                        Submission.event_id == event.id, Submission.state.in_(_RUNNING)
+                        Submission.event_id == event.id, Submission.state.in_(RUNNING_STATES)
                     )
                 )
             )

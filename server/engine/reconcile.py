@@ -11,18 +11,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import distributed
 from sqlalchemy.orm import Session
 
 from server.engine import results
 from server.engine.cluster import ClusterView
-from server.engine.job import JobKind
+from server.engine.job import JobKind, JobLimits
 from server.models import Event, Submission, utcnow
-
-if TYPE_CHECKING:
-    from server.engine.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +37,21 @@ class Flight:
     since: float  # time.monotonic() of launch or adoption
 
 
+class FlightControl(Protocol):
+    """What reconciling needs of the dispatcher (which implements it), without importing it."""
+
+    flights: dict[int, Flight]
+    watchdog_margin: float
+
+    def drop(self, client: distributed.Client, view: ClusterView, sid: int) -> Flight: ...
+
+    def on_done(self, future: distributed.Future) -> None: ...
+
+    def limits(self, event: Event, kind: JobKind) -> JobLimits: ...
+
+
 def reconcile(
-    dispatcher: Dispatcher,
+    dispatcher: FlightControl,
     session: Session,
     client: distributed.Client,
     event: Event,

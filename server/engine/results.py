@@ -35,13 +35,6 @@ def kind_for(state: SubmissionState) -> JobKind:
 def start_job(submission: Submission) -> tuple[JobKind, str]:
     """Move a pending submission to its running state; returns the job kind and key."""
     kind = kind_for(submission.state)
-    if kind is JobKind.QUICK_CHECK and submission.finished_at is not None:
-        # Re-queued by an instructor after it ended: a fresh run with fresh retries.
-        submission.attempts = 0
-        submission.platform_fault = False
-        submission.finished_at = None
-        submission.scores.clear()
-        _clear_outputs(submission)
     submission.set_state(_RUNNING_STATE[kind])
     submission.job_key = job_key(submission.id, submission.attempts, kind)
     submission.worker_address = None
@@ -84,10 +77,17 @@ def apply_result(session: Session, submission: Submission, result: JobResult, ke
     submission.valid_seconds = result.valid_seconds
     submission.test_seconds = result.test_seconds
     submission.preview_png = result.preview_png
+    submission.diagnostics = result.diagnostics
     submission.scores.clear()
     session.flush()  # the unique (split, fold, metric) rows must go before the new ones
     submission.scores.extend(
-        SubmissionScore(split=ScoreSplit(r.split), fold=r.fold, metric=r.metric, value=r.value)
+        SubmissionScore(
+            split=ScoreSplit(r.split),
+            fold=r.fold,
+            metric=r.metric,
+            value=r.value,
+            std_error=r.std_error,
+        )
         for r in result.scores
     )
     _finish(submission, _S.SCORED)
@@ -128,15 +128,6 @@ def _finish(submission: Submission, state: SubmissionState) -> None:
     submission.set_state(state)
     submission.finished_at = utcnow()
     submission.job_key = None
-
-
-def _clear_outputs(submission: Submission) -> None:
-    submission.error_summary = None
-    submission.error_traceback = None
-    submission.log_tail = None
-    submission.train_seconds = submission.valid_seconds = submission.test_seconds = None
-    submission.peak_memory_mb = submission.peak_gpu_memory_mb = None
-    submission.preview_png = None
 
 
 def _max(a: float | None, b: float | None) -> float | None:

@@ -15,11 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.models import Submission
-from server.states import SubmissionState
+from server.states import RUNNING_STATES, WAITING_FOR_WORKER_STATES
 
 # Waiting for a worker: QUEUED needs the quick check, WAITING the full job.
-PENDING_STATES = (SubmissionState.QUEUED, SubmissionState.WAITING)
-RUNNING_STATES = (SubmissionState.CHECKING, SubmissionState.TRAINING)
 # Charged per pick when the event has no finished job yet to estimate from.
 DEFAULT_JOB_SECONDS = 1.0
 
@@ -82,7 +80,7 @@ def ordered_queue(session: Session, event_id: int) -> list[Submission]:
     pending = list(
         session.scalars(
             select(Submission).where(
-                Submission.event_id == event_id, Submission.state.in_(PENDING_STATES)
+                Submission.event_id == event_id, Submission.state.in_(WAITING_FOR_WORKER_STATES)
             )
         )
     )
@@ -117,7 +115,7 @@ def queue_mark(session: Session, event_id: int) -> tuple[int, int | None]:
     """(count, newest id) of the pending submissions: a cheap way to see the queue change."""
     row = session.execute(
         select(func.count(), func.max(Submission.id)).where(
-            Submission.event_id == event_id, Submission.state.in_(PENDING_STATES)
+            Submission.event_id == event_id, Submission.state.in_(WAITING_FOR_WORKER_STATES)
         )
     ).one()
     return row[0], row[1]

@@ -87,7 +87,8 @@ def load_prediction(results_dir: Path, name: str, n_expected: int) -> Any:
     npy, as_json = results_dir / f"{name}.npy", results_dir / f"{name}.json"
     try:
         if npy.exists():
-            y_pred = np.load(npy, allow_pickle=False)
+            # Memory-mapped: a fold's predictions of a large training set are read as sliced.
+            y_pred = np.load(npy, mmap_mode="r", allow_pickle=False)
         elif as_json.exists():
             y_pred = np.array(json.loads(as_json.read_text()), dtype=object)
         else:

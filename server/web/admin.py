@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from server.engine.scheduling import ordered_queue
+from server.kit import kit_info
+from server.lifecycle import cancel, requeue
 from server.models import DispatcherHeartbeat, Event, Submission, Team, WorkerStatus, utcnow
 from server.states import FINAL_STATES, IllegalTransitionError, SubmissionState
 from server.web import ranking
@@ -82,25 +84,6 @@ def workers() -> str:
     )
 
 
-def requeue(submission: Submission) -> None:
-    """Back to the queue as if just received: attempts, fault flag, scores and results reset."""
-    submission.set_state(SubmissionState.QUEUED)
-    submission.queued_at = utcnow()
-    submission.attempts = 0
-    submission.platform_fault = False
-    submission.scores.clear()
-    for name in ("started_at", "finished_at", "job_key", "worker_address", "error_summary"):
-        setattr(submission, name, None)
-    for name in ("error_traceback", "log_tail", "train_seconds", "valid_seconds"):
-        setattr(submission, name, None)
-    submission.test_seconds = None
-
-
-def cancel(submission: Submission) -> None:
-    submission.set_state(SubmissionState.CANCELLED)
-    submission.finished_at = utcnow()
-
-
 # action -> (change, verb for errors, past tense for success)
 ACTIONS = {
     "requeue": (requeue, "re-queue", "Re-queued"),
@@ -113,7 +96,8 @@ ACTIONS = {
 def act(submission_id: int, action: str) -> BaseResponse:
     submission = get_submission_or_404(submission_id, check_owner=False)
     if action not in ACTIONS:
-        return Response(f"unknown action {action!r}; expected requeue or cancel", status=404)
+        # The action comes from the URL: Werkzeug's error page escapes the description.
+        abort(404, description=f"Unknown action {action!r}: expected requeue or cancel.")
     change, verb, done = ACTIONS[action]
     label = f"{submission.name!r} of team {submission.team.name!r}"
     try:
@@ -140,12 +124,16 @@ def _csv_response(text: str, filename: str) -> Response:
 def leaderboard_csv(event_name: str) -> Response:
     event = get_event_or_404(event_name)
     kind = board_kind(request.args.get("board"))
-    board = BUILDERS[kind](ranking.load_entries(get_db(), event.id))
-    return _csv_response(board_csv(board, kind), f"{event.name}-{kind}-leaderboard.csv")
+    scores = kit_info(event.kit_dir).scores
+    board = BUILDERS[kind](ranking.load_entries(get_db(), event.id, scores), scores)
+    return _csv_response(board_csv(board, kind, scores), f"{event.name}-{kind}-leaderboard.csv")
 
 
 @bp.get("/events/<event_name>/submissions.csv")
 @instructor_required
 def all_submissions_csv(event_name: str) -> Response:
     event = get_event_or_404(event_name)
-    return _csv_response(submissions_csv(get_db(), event.id), f"{event.name}-submissions.csv")
+    scores = kit_info(event.kit_dir).scores
+    return _csv_response(
+        submissions_csv(get_db(), event.id, scores), f"{event.name}-submissions.csv"
+    )

@@ -13,11 +13,12 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
+from server.kit import ScoreInfo, kit_info
 from server.models import Event, EventState, Submission
 from server.web import debrief_stats, ranking
 from server.web.access import get_event_or_404, get_submission_or_404, instructor_required
 from server.web.database import get_db
-from server.web.exports import board_table, table_html
+from server.web.exports import board_table, score_label, table_html
 from server.web.leaderboard import cached_entries, event_and_token, get_cache
 
 bp = Blueprint("debrief", __name__)
@@ -26,7 +27,8 @@ bp = Blueprint("debrief", __name__)
 PLOT_INCHES = (9.6, 4.8)
 PLOT_DPI = 120
 PLOT_SIZE = (round(PLOT_INCHES[0] * PLOT_DPI), round(PLOT_INCHES[1] * PLOT_DPI))
-OFFICIAL_LABEL = ranking.METRIC_LABELS[ranking.OFFICIAL_METRIC]
+# Teams whose diagnostics the debrief sets side by side.
+COMPARED_TEAMS = 5
 
 
 @bp.get("/events/<event_name>/debrief")
@@ -34,13 +36,17 @@ OFFICIAL_LABEL = ranking.METRIC_LABELS[ranking.OFFICIAL_METRIC]
 def show(event_name: str) -> str:
     event = get_event_or_404(event_name)
     db = get_db()
-    entries = ranking.load_entries(db, event.id)
-    board = ranking.private_board(entries)
+    scores = kit_info(event.kit_dir).scores
+    entries = ranking.load_entries(db, event.id, scores)
+    board = ranking.private_board(entries, scores)
     activity = debrief_stats.team_activity(db, event.id)
+    top = [line.entry.submission_id for line in board[:COMPARED_TEAMS]]
     return render_template(
         "debrief/show.html",
         event=event,
-        shakeup=table_html(board_table(board, "private")),
+        official=scores[0],
+        shakeup=table_html(board_table(board, "private", scores)),
+        breakdowns=debrief_stats.compared_diagnostics(db, top),
         activity=activity,
         reasons=debrief_stats.failure_reasons(db, event.id),
         n_scored=len(entries),
@@ -50,16 +56,18 @@ def show(event_name: str) -> str:
     )
 
 
-def _plot_png(draw: Callable[..., None], entries: list[ranking.Entry]) -> bytes:
+def _plot_png(
+    draw: Callable[..., None], entries: list[ranking.Entry], official: ScoreInfo
+) -> bytes:
     # The object API (no pyplot): no global figure state shared between request threads.
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=PLOT_INCHES, layout="constrained")
     figure.get_layout_engine().set(w_pad=0.05, h_pad=0.05)
     axes = figure.subplots()
-    draw(axes, entries)
+    draw(axes, entries, official)
     axes.set_xlabel("Submission time (UTC)")
-    axes.set_ylabel(f"Public {OFFICIAL_LABEL}")
+    axes.set_ylabel(f"public {score_label(official)}")
     axes.grid(alpha=0.3)
     handles, _labels = axes.get_legend_handles_labels()
     if handles:
@@ -70,22 +78,22 @@ def _plot_png(draw: Callable[..., None], entries: list[ranking.Entry]) -> bytes:
     return buffer.getvalue()
 
 
-def _draw_scores(axes, entries: list[ranking.Entry]) -> None:  # noqa: ANN001
+def _draw_scores(axes, entries: list[ranking.Entry], official: ScoreInfo) -> None:  # noqa: ANN001
     """Every scored submission as a dot, one colour per team."""
     by_team: dict[str, list[ranking.Entry]] = {}
     for entry in sorted(entries, key=lambda e: e.team):
         by_team.setdefault(entry.team, []).append(entry)
     for team, rows in by_team.items():
-        points = [(e.submitted_at, e.public[ranking.OFFICIAL_METRIC]) for e in rows]
+        points = [(e.submitted_at, e.public[official.name]) for e in rows]
         points = [(t, v) for t, v in points if v is not None]
         axes.scatter([t for t, _ in points], [v for _, v in points], s=12, label=team)
     axes.set_title("Every submission's score over time")
 
 
-def _draw_progress(axes, entries: list[ranking.Entry]) -> None:  # noqa: ANN001
+def _draw_progress(axes, entries: list[ranking.Entry], official: ScoreInfo) -> None:  # noqa: ANN001
     """Each team's best score so far, as a step line up to the last submission."""
     end = max((e.submitted_at for e in entries), default=None)
-    for team, steps in sorted(debrief_stats.progressions(entries).items()):
+    for team, steps in sorted(debrief_stats.progressions(entries, official).items()):
         times = [t for t, _ in steps] + [end]
         values = [v for _, v in steps] + [steps[-1][1]]
         axes.step(times, values, where="post", label=team)
@@ -104,7 +112,8 @@ def plot(event_name: str, plot: str) -> Response:
     cache = get_cache()
 
     def build() -> bytes:
-        return _plot_png(PLOTS[plot], cached_entries(event.id, token))
+        official = kit_info(event.kit_dir).official
+        return _plot_png(PLOTS[plot], cached_entries(event, token), official)
 
     png = cache.get(event.id, token, ("plot", plot), build)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "no-store"})
@@ -119,8 +128,14 @@ def get_code_or_404(event: Event, submission_id: int) -> Submission:
     return submission
 
 
+# Control characters but tab and line ends, shown as their Unicode pictures (NUL as U+2400...):
+# difflib.HtmlDiff marks changes with NUL and SOH inside the text, which a file could forge.
+CONTROL_PICTURES = {c: 0x2400 + c for c in range(0x20) if chr(c) not in "\t\n\r"} | {0x7F: 0x2421}
+
+
 def file_text(content: bytes) -> str:
-    return content.decode("utf-8", errors="replace")
+    """A submitted file as text to show: undecodable bytes and control characters visible."""
+    return content.decode("utf-8", errors="replace").translate(CONTROL_PICTURES)
 
 
 @bp.get("/events/<event_name>/code/<int:submission_id>")
@@ -131,7 +146,7 @@ def code(event_name: str, submission_id: int) -> str:
     files = [(f.name, file_text(f.content)) for f in submission.files]
     others = []
     if current_user.is_instructor or event.state == EventState.CLOSED:
-        others = ranking.load_entries(get_db(), event.id)
+        others = ranking.load_entries(get_db(), event.id, kit_info(event.kit_dir).scores)
     return render_template(
         "debrief/code.html", event=event, submission=submission, files=files, others=others
     )
@@ -146,9 +161,10 @@ def diff(event_name: str) -> str:
     left_files = {f.name: file_text(f.content) for f in left.files}
     right_files = {f.name: file_text(f.content) for f in right.files}
     names = sorted(left_files.keys() | right_files.keys())
-    name = request.args.get("file", "deblender.py")
+    name = request.args.get("file", "")
     if name not in names:
-        name = names[0] if names else ""
+        elements = kit_info(event.kit_dir).element_files
+        name = next((n for n in elements if n in names), names[0] if names else "")
     # HtmlDiff escapes the file lines but not the descriptions, which come from students.
     table = difflib.HtmlDiff(wrapcolumn=90).make_table(
         left_files.get(name, "").splitlines(),

@@ -8,10 +8,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-# What goes into the starting kit, relative to the repository root.
-KIT_DIRS = ("starting_kit", "ramp_kit")
-KIT_FILES = ("submissions/starting_kit/deblender.py",)
-KIT_SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".git"}
+# Never zipped: caches, and what ramp-test leaves behind in a submission folder.
+KIT_SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".git", "training_output"}
 CHUNK_BYTES = 1024 * 1024
 
 
@@ -26,23 +24,20 @@ def _files_under(root: Path) -> Iterator[Path]:
                 yield path
 
 
-def kit_members(kit_root: Path) -> list[tuple[Path, str]]:
-    """(file, name in the archive) for every file of the starting kit."""
-    members = []
-    for dirname in KIT_DIRS:
-        for path in _files_under(kit_root / dirname):
-            if path.suffix != ".pyc":
-                members.append((path, path.relative_to(kit_root).as_posix()))
-    for relative in KIT_FILES:
-        if (kit_root / relative).is_file():
-            members.append((kit_root / relative, relative))
-    return members
+def kit_members(kit_dir: Path) -> list[tuple[Path, str]]:
+    """(file, name in the archive) for every file of the kit folder, as ramp-test uses it."""
+    return [
+        (path, path.relative_to(kit_dir).as_posix())
+        for path in _files_under(kit_dir)
+        if path.suffix != ".pyc"
+    ]
 
 
-def starting_kit_zip(kit_root: Path, cache_dir: Path) -> Path:
-    """The kit as a zip, rebuilt only when a file of the kit changed (name, size or mtime)."""
-    members = kit_members(kit_root)
-    digest = hashlib.sha256()
+def starting_kit_zip(kit_dir: Path, cache_dir: Path, prefix: str) -> Path:
+    """The kit folder as a zip under ``prefix/``, rebuilt only when a file of the kit changed
+    (name, size or mtime)."""
+    members = kit_members(kit_dir)
+    digest = hashlib.sha256(prefix.encode())
     for path, name in members:
         stat = path.stat()
         digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
@@ -52,7 +47,7 @@ def starting_kit_zip(kit_root: Path, cache_dir: Path) -> Path:
         partial = target.with_suffix(f".{os.getpid()}.tmp")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
             for path, name in members:
-                archive.write(path, f"deblend-starting-kit/{name}")
+                archive.write(path, f"{prefix}/{name}")
         partial.replace(target)  # atomic: concurrent requests never serve half a zip
     return target
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from flask import (
@@ -16,20 +17,23 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import InternalServerError
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
+from server.kit import kit_info
 from server.models import Event, EventState, Team, TeamMember
 from server.web.access import current_team, get_event_or_404, is_instructor
 from server.web.database import get_db
 from server.web.downloads import starting_kit_zip, stream_zip
 from server.web.forms import CreateTeamForm, JoinTeamForm, LogoutForm
+from server.web.team_rules import TeamRefusedError, check_new_team, check_teams_open
 
 bp = Blueprint("events", __name__)
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 
 @bp.app_errorhandler(500)
@@ -50,13 +54,22 @@ def index() -> str:
 @bp.route("/events/<event_name>")
 def show(event_name: str) -> str:
     event = get_event_or_404(event_name)
+    kit = kit_info(event.kit_dir)
     return render_template(
         "events/show.html",
         event=event,
+        kit=kit,
+        description=description_html(kit.description),
         team=current_team(event),
         create_form=CreateTeamForm(),
         join_form=JoinTeamForm(),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def description_html(markdown: str) -> Markup:
+    """The kit's Markdown description as HTML; raw HTML in it is escaped, not rendered."""
+    return Markup(MarkdownIt("commonmark", {"html": False}).render(markdown))
 
 
 def _join(event: Event, team: Team) -> None:
@@ -77,9 +90,10 @@ def create_team(event_name: str) -> Response:
         flash("You are already in a team for this event.", "error")
     else:
         db = get_db()
-        name = form.team_name.data.strip()
-        if db.scalars(select(Team).where(Team.event_id == event.id, Team.name == name)).first():
-            flash(f"A team named {name!r} already exists: choose another name.", "error")
+        try:
+            name = check_new_team(db, event, form.team_name.data)
+        except TeamRefusedError as error:
+            flash(str(error), "error")
         else:
             team = Team(event_id=event.id, name=name)
             db.add(team)
@@ -114,7 +128,10 @@ def join_team(event_name: str) -> Response:
         flash("You are already in a team for this event.", "error")
     else:
         try:
+            check_teams_open(event)
             _join(event, team)
+        except TeamRefusedError as error:
+            flash(str(error), "error")
         except IntegrityError:
             get_db().rollback()
             flash("You are already in a team for this event.", "error")
@@ -125,14 +142,14 @@ def join_team(event_name: str) -> Response:
 
 @bp.route("/events/<event_name>/starting-kit.zip")
 def starting_kit(event_name: str) -> Response:
-    get_event_or_404(event_name)
-    kit_root = Path(current_app.config.get("KIT_ROOT") or REPOSITORY_ROOT)
+    event = get_event_or_404(event_name)
     cache_dir = Path(current_app.config["VAR_DIR"]) / "cache"
+    prefix = f"{event.name}-starting-kit"
     return send_file(
-        starting_kit_zip(kit_root, cache_dir),
+        starting_kit_zip(Path(event.kit_dir), cache_dir, prefix),
         mimetype="application/zip",
         as_attachment=True,
-        download_name="deblend-starting-kit.zip",
+        download_name=f"{prefix}.zip",
     )
 
 

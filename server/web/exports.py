@@ -17,8 +17,9 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.kit import ScoreInfo
 from server.models import ScoreSplit, Submission, SubmissionScore, Team, User
-from server.web.ranking import METRIC_LABELS, METRICS, OFFICIAL_METRIC, Ranked
+from server.web.ranking import Ranked, Scores
 
 BoardKind = Literal["public", "teams", "private"]
 BOARD_KINDS: tuple[BoardKind, ...] = ("public", "teams", "private")
@@ -46,8 +47,20 @@ class Table:
         }
 
 
-def format_score(value: float | None) -> str:
-    return "–" if value is None else f"{value:.4f}"
+def format_score(
+    value: float | None, score: ScoreInfo | None = None, error: float | None = None
+) -> str:
+    """A score at its kit's precision, with its standard error when given: '12.31 ± 0.52'."""
+    if value is None:
+        return "–"
+    digits = 4 if score is None else score.precision
+    text = f"{value:.{digits}f}"
+    return text if error is None else f"{text} ± {error:.{digits}f}"
+
+
+def score_label(score: ScoreInfo) -> str:
+    """A column header: the score's name and which way is better."""
+    return f"{score.name} {'↓' if score.lower_is_better else '↑'}"
 
 
 def format_time(value: datetime | None) -> str:
@@ -82,17 +95,22 @@ def format_move(move: int | None) -> tuple[str, str]:
 def board_table(
     board: Sequence[Ranked],
     kind: BoardKind,
+    scores: Scores,
     team_labels: dict[int, str] | None = None,
     code_url: Callable[[int], str] | None = None,
 ) -> Table:
-    """Display table of a board; ``team_labels`` replaces team names (anonymised projector)."""
+    """Display table of a board; ``team_labels`` replaces team names (anonymised projector).
+
+    The official score (first column of scores) shows its standard error on the hidden half.
+    """
     private = kind == "private"
     split = "private" if private else "public"
     lead = ["Rank", "Public rank", "Move"] if private else ["Rank"]
     lead_classes = ["num", "num", ""] if private else ["num"]
-    metrics = [METRIC_LABELS[m] for m in METRICS]
+    official = scores[0]
+    metrics = [score_label(score) for score in scores]
     if private:
-        metrics.append(f"Public {METRIC_LABELS[OFFICIAL_METRIC]}")
+        metrics.append(f"public {score_label(official)}")
     columns = [*lead, "Team", "Submission", *metrics, "Submitted (UTC)", "Training"]
     classes = [*lead_classes, "", "", *["num"] * len(metrics), "time", "num time"]
     table = Table(columns, classes, link_column=len(lead) + 1)
@@ -104,14 +122,22 @@ def board_table(
             lead_cells += [str(line.public_rank or "–"), move_text]
         team = team_labels[entry.team_id] if team_labels is not None else entry.team
         name = "–" if team_labels is not None else entry.name
-        scores = [format_score(getattr(entry, split)[m]) for m in METRICS]
+        values, errors = getattr(entry, split), getattr(entry, f"{split}_error")
+        cells_of_scores = [
+            format_score(values[official.name], official, errors[official.name]),
+            *(format_score(values[score.name], score) for score in scores[1:]),
+        ]
         if private:
-            scores.append(format_score(entry.public[OFFICIAL_METRIC]))
+            cells_of_scores.append(
+                format_score(
+                    entry.public[official.name], official, entry.public_error[official.name]
+                )
+            )
         cells = [
             *lead_cells,
             team,
             name,
-            *scores,
+            *cells_of_scores,
             format_time(entry.submitted_at),
             format_duration(entry.train_seconds),
         ]
@@ -155,11 +181,27 @@ def table_html(table: Table) -> Markup:
     return Markup("".join(parts))
 
 
+# A cell starting with one of these is run as a formula by spreadsheet programs.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell that spreadsheets show as typed: text that would start a formula gets a
+    leading single quote (team names, emails and error messages come from students)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def write_csv_rows(handle: Any, rows: Iterable[Sequence[Any]]) -> None:
+    """Every CSV file the platform writes goes through here, cell by cell."""
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
+
+
 def _csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    write_csv_rows(buffer, [header, *rows])
     return buffer.getvalue()
 
 
@@ -167,29 +209,32 @@ def _iso(value: datetime | None) -> str:
     return "" if value is None else value.isoformat()
 
 
-def board_csv(board: Sequence[Ranked], kind: BoardKind) -> str:
-    """A board with full-precision scores; the private board adds public rank and move."""
+def board_csv(board: Sequence[Ranked], kind: BoardKind, scores: Scores) -> str:
+    """A board with full-precision scores and their standard errors; the private board adds
+    public rank and move."""
+    metrics = [score.name for score in scores]
+    splits = ("public", "private") if kind == "private" else ("public",)
     header = ["rank", "public_rank", "move"] if kind == "private" else ["rank"]
     header += ["team", "submission", "submission_id"]
-    header += [f"public_{m}" for m in METRICS]
-    if kind == "private":
-        header += [f"private_{m}" for m in METRICS]
+    for split in splits:
+        header += [f"{split}_{m}{suffix}" for m in metrics for suffix in ("", "_se")]
     header += ["submitted_at", "train_seconds"]
     rows = []
     for line in board:
         e = line.entry
         lead = [line.rank, line.public_rank, line.move] if kind == "private" else [line.rank]
-        scores = [e.public[m] for m in METRICS]
-        if kind == "private":
-            scores += [e.private[m] for m in METRICS]
+        scores_of_line = []
+        for split in splits:
+            values, errors = getattr(e, split), getattr(e, f"{split}_error")
+            scores_of_line += [v for m in metrics for v in (values[m], errors[m])]
         rows.append(
-            [*lead, e.team, e.name, e.submission_id, *scores, _iso(e.submitted_at)]
+            [*lead, e.team, e.name, e.submission_id, *scores_of_line, _iso(e.submitted_at)]
             + [e.train_seconds]
         )
     return _csv_text(header, ([("" if v is None else v) for v in row] for row in rows))
 
 
-def submissions_csv(session: Session, event_id: int) -> str:
+def submissions_csv(session: Session, event_id: int, scores: Scores) -> str:
     """Every submission of the event, whatever its state, with its test scores (two queries)."""
     subs = session.execute(
         select(Submission, Team.name, User.email)
@@ -198,7 +243,7 @@ def submissions_csv(session: Session, event_id: int) -> str:
         .where(Submission.event_id == event_id)
         .order_by(Submission.created_at, Submission.id)
     ).all()
-    scores: dict[tuple[int, str], float] = {}
+    values: dict[tuple[int, str], float] = {}
     for sub_id, split, metric, value in session.execute(
         select(
             SubmissionScore.submission_id,
@@ -212,15 +257,15 @@ def submissions_csv(session: Session, event_id: int) -> str:
             SubmissionScore.split.in_((ScoreSplit.PUBLIC, ScoreSplit.PRIVATE)),
         )
     ):
-        scores[(sub_id, f"{split.value}_{metric}")] = value
-    score_keys = [f"{s}_{m}" for s in ("public", "private") for m in METRICS]
+        values[(sub_id, f"{split.value}_{metric}")] = value
+    score_keys = [f"{s}_{score.name}" for s in ("public", "private") for score in scores]
     header = ["submission_id", "team", "submission", "user", "state", "submitted_at"]
     header += ["finished_at", "train_seconds", "compute_seconds", "attempts", "error_summary"]
     rows = [
         [sub.id, team, sub.name, email or "", sub.state.value, _iso(sub.created_at)]
         + [_iso(sub.finished_at), sub.train_seconds, sub.compute_seconds, sub.attempts]
         + [sub.error_summary or ""]
-        + [scores.get((sub.id, key), "") for key in score_keys]
+        + [values.get((sub.id, key), "") for key in score_keys]
         for sub, team, email in subs
     ]
     return _csv_text(header + score_keys, ([("" if v is None else v) for v in r] for r in rows))

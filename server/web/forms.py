@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired, MultipleFileField
-from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAreaField
+from flask_wtf.file import FileRequired, MultipleFileField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    FieldList,
+    PasswordField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 MIN_PASSWORD_LENGTH = 10
@@ -49,13 +56,26 @@ class JoinTeamForm(FlaskForm):
 
 class UploadForm(FlaskForm):
     name = StringField("Submission name", validators=[DataRequired()], description=NAME_HELP)
-    deblender = FileField("deblender.py", validators=[FileRequired()])
-    extras = MultipleFileField("Extra files (optional)")
+    # The kit's element files and any extra files, sorted out by name on the way in.
+    files = MultipleFileField("Files", validators=[FileRequired()])
 
 
 class EditForm(FlaskForm):
+    """One text area per workflow element of the event's kit, in the kit's order."""
+
     name = StringField("Submission name", validators=[DataRequired()], description=NAME_HELP)
-    source = TextAreaField("deblender.py", validators=[DataRequired()])
+    sources: FieldList
+
+
+def edit_form(n_elements: int, prefix: str) -> EditForm:
+    """An :class:`EditForm` with one text area per element of the kit's workflow."""
+    sources = TextAreaField(validators=[DataRequired()])
+    form_class = type(
+        "KitEditForm",
+        (EditForm,),
+        {"sources": FieldList(sources, min_entries=n_elements, max_entries=n_elements)},
+    )
+    return form_class(prefix=prefix)
 
 
 class LogoutForm(FlaskForm):

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,37 +32,56 @@ def counted_submission_times(session: Session, team_id: int) -> list[datetime]:
     )
 
 
+def lock_team(session: Session, team_id: int) -> None:
+    """Start the intake's transaction by writing the team's row, so a team's uploads queue up.
+
+    A second upload of the team then waits at this statement until the first one's transaction
+    ends, and counts the team's submissions afterwards: a row lock on PostgreSQL, the database's
+    write lock on SQLite (whose driver begins a transaction at the first write, so nothing read
+    before this can be stale). Reading first and locking after would let parallel uploads all
+    pass the rate rules; ``SELECT ... FOR UPDATE`` is ignored by SQLite.
+    """
+    session.execute(
+        update(Team).where(Team.id == team_id).values(last_submission_at=Team.last_submission_at)
+    )
+
+
 def receive_submission(
     session: Session,
     event: Event,
     team: Team,
     user: User,
     name: str,
-    deblender: bytes,
-    extras: Sequence[tuple[str, bytes]],
+    uploads: Sequence[tuple[str, bytes]],
     *,
+    element_files: Sequence[str],
     max_file_bytes: int,
     max_files: int,
     instructor: bool = False,
 ) -> Submission:
     """Check, then commit the QUEUED row with its files; raises :class:`SubmissionRefusedError`.
 
+    ``uploads`` holds the kit's element files (``element_files``) and any extra files.
     Instructors may submit while the event is closed and are not rate limited.
     """
     check_event_open(event.state == EventState.OPEN, instructor)
-    # Lock the team row (PostgreSQL) so that two clicks cannot both pass the rate rules.
-    session.get(Team, team.id, with_for_update=True)
-    existing = session.scalars(select(Submission.name).where(Submission.team_id == team.id))
-    name = check_name(name, existing)
-    files = check_files(deblender, extras, max_file_bytes, max_files)
-    now = utcnow()
-    if not instructor:
-        check_rate(
-            now,
-            counted_submission_times(session, team.id),
-            event.min_gap_seconds,
-            event.max_per_day,
-        )
+    files = check_files(uploads, element_files, max_file_bytes, max_files)
+    lock_team(session, team.id)
+    try:
+        existing = session.scalars(select(Submission.name).where(Submission.team_id == team.id))
+        name = check_name(name, existing)
+        now = utcnow()  # read once the lock is held: the other uploads are committed by then
+        if not instructor:
+            check_rate(
+                now,
+                counted_submission_times(session, team.id),
+                event.min_gap_seconds,
+                event.max_per_day,
+            )
+    except SubmissionRefusedError:
+        session.rollback()  # releases the lock
+        raise
+    session.execute(update(Team).where(Team.id == team.id).values(last_submission_at=now))
     submission = Submission(
         event_id=event.id,
         team_id=team.id,

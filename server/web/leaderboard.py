@@ -24,6 +24,7 @@ from flask import (
 )
 from markupsafe import Markup
 
+from server.kit import kit_info
 from server.models import Event, EventState
 from server.web import ranking
 from server.web.access import is_instructor, may_see_private_scores
@@ -38,7 +39,9 @@ TITLES: dict[BoardKind, str] = {
     "teams": "Competition leaderboard",
     "private": "Private leaderboard",
 }
-BUILDERS: dict[BoardKind, Callable[[list[ranking.Entry]], list[ranking.Ranked]]] = {
+BUILDERS: dict[
+    BoardKind, Callable[[list[ranking.Entry], ranking.Scores], list[ranking.Ranked]]
+] = {
     "public": ranking.public_board,
     "teams": ranking.competition_board,
     "private": ranking.private_board,
@@ -108,15 +111,16 @@ def board_kind(value: str | None, default: BoardKind = "public") -> BoardKind:
     return value  # type: ignore[return-value]
 
 
-def cached_entries(event_id: int, token: str) -> list[ranking.Entry]:
+def cached_entries(event: Event, token: str) -> list[ranking.Entry]:
     """The event's scored submissions, refreshed once per change token."""
     cache = get_cache()
+    scores = kit_info(event.kit_dir).scores
     return cache.get(
-        event_id,
+        event.id,
         token,
         "entries",
         lambda: ranking.refresh_entries(
-            get_db(), event_id, token, cache.previous_entries(event_id)
+            get_db(), event.id, scores, token, cache.previous_entries(event.id)
         ),
     )
 
@@ -145,8 +149,9 @@ def cached_table(event: Event, token: str, key: tuple[BoardKind, bool, bool]) ->
             def code_url(submission_id: int) -> str:
                 return url_for("debrief.code", event_name=event.name, submission_id=submission_id)
 
-        board = BUILDERS[kind](cached_entries(event.id, token))
-        return board_table(board, kind, labels, code_url)
+        scores = kit_info(event.kit_dir).scores
+        board = BUILDERS[kind](cached_entries(event, token), scores)
+        return board_table(board, kind, scores, labels, code_url)
 
     return cache.get(event.id, token, ("table", *key), build)
 
@@ -190,6 +195,7 @@ def render_board(name: str, kind: BoardKind, template: str, anonymise: bool = Fa
         poll_ms=POLL_MS,
         anonymise=anonymise,
         show_private=may_see_private_scores(event),
+        official=kit_info(event.kit_dir).official,
     )
     head, tail = (part.encode() for part in page.split(TABLE_SLOT, 1))
     response = Response(mimetype="text/html")

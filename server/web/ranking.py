@@ -13,24 +13,11 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from server.kit import ScoreInfo
 from server.models import Event, ScoreSplit, Submission, SubmissionScore, Team
 from server.states import SubmissionState
 
-OFFICIAL_METRIC = "central_iou"
-# Every metric the boards show, with its direction (True: lower is better).
-METRICS: dict[str, bool] = {
-    "central_iou": False,
-    "companion_iou": False,
-    "overlap_iou": False,
-    "flux_error": True,
-}
-# What the pages call each metric; CSV files keep the ids above.
-METRIC_LABELS: dict[str, str] = {
-    "central_iou": "Central IoU",
-    "companion_iou": "Companion IoU",
-    "overlap_iou": "Overlap IoU",
-    "flux_error": "Isophotal flux error %",
-}
+Scores = Sequence[ScoreInfo]  # the kit's score types, the official one first
 
 
 @dataclass(frozen=True)
@@ -46,6 +33,9 @@ class Entry:
     train_seconds: float | None
     public: dict[str, float | None]
     private: dict[str, float | None]
+    # Standard errors of the scores above, when the engine could compute them.
+    public_error: dict[str, float | None]
+    private_error: dict[str, float | None]
 
 
 @dataclass(frozen=True)
@@ -84,23 +74,25 @@ def event_with_token(session: Session, name: str) -> tuple[Event, str] | None:
 
 
 def load_entries(
-    session: Session, event_id: int, finished_since: datetime | None = None
+    session: Session, event_id: int, scores: Scores, finished_since: datetime | None = None
 ) -> list[Entry]:
     """Every scored submission of the event with all its test scores, in one query.
 
     With ``finished_since``, only those finished at or after that time.
     """
+    metrics = [score.name for score in scores]
     pivot = [
         func.max(
             case(
                 (
                     and_(SubmissionScore.split == split, SubmissionScore.metric == metric),
-                    SubmissionScore.value,
+                    column,
                 )
             )
         )
+        for column in (SubmissionScore.value, SubmissionScore.std_error)
         for split in (ScoreSplit.PUBLIC, ScoreSplit.PRIVATE)
-        for metric in METRICS
+        for metric in metrics
     ]
     stmt = (
         select(
@@ -126,19 +118,25 @@ def load_entries(
     )
     if finished_since is not None:
         stmt = stmt.where(Submission.finished_at >= finished_since)
-    n = len(METRICS)
+    n = len(metrics)
+
+    def part(row: Sequence, index: int) -> dict[str, float | None]:
+        return dict(zip(metrics, row[7 + index * n : 7 + (index + 1) * n], strict=True))
+
     return [
         Entry(
             *row[:7],
-            public=dict(zip(METRICS, row[7 : 7 + n], strict=True)),
-            private=dict(zip(METRICS, row[7 + n :], strict=True)),
+            public=part(row, 0),
+            private=part(row, 1),
+            public_error=part(row, 2),
+            private_error=part(row, 3),
         )
         for row in session.execute(stmt)
     ]
 
 
 def refresh_entries(
-    session: Session, event_id: int, token: str, previous: Sequence[Entry] | None
+    session: Session, event_id: int, scores: Scores, token: str, previous: Sequence[Entry] | None
 ) -> list[Entry]:
     """The entries for ``token``, loading only what finished since ``previous`` when it can.
 
@@ -147,32 +145,32 @@ def refresh_entries(
     """
     finished = [e.finished_at for e in previous or () if e.finished_at is not None]
     if not finished:
-        return load_entries(session, event_id)
+        return load_entries(session, event_id, scores)
     merged = {e.submission_id: e for e in previous or ()}
     merged.update(
-        (e.submission_id, e) for e in load_entries(session, event_id, finished_since=max(finished))
+        (e.submission_id, e)
+        for e in load_entries(session, event_id, scores, finished_since=max(finished))
     )
     count, id_sum, _ = token.split("-", 2)
     if len(merged) == int(count) and sum(merged) == int(id_sum):
         return list(merged.values())
-    return load_entries(session, event_id)
+    return load_entries(session, event_id, scores)
 
 
-def _sort_key(value: float | None, metric: str) -> tuple[bool, float]:
+def _sort_key(value: float | None, score: ScoreInfo) -> tuple[bool, float]:
     """Better scores first, missing scores last."""
     if value is None:
         return (True, 0.0)
-    return (False, value if METRICS[metric] else -value)
+    return (False, value if score.lower_is_better else -value)
 
 
-def rank(
-    entries: Iterable[Entry], split: str = "public", metric: str = OFFICIAL_METRIC
-) -> list[Ranked]:
-    """Rank by ``metric`` on ``split``; ties share a rank (1, 2, 2, 4), earliest listed first."""
+def rank(entries: Iterable[Entry], score: ScoreInfo, split: str = "public") -> list[Ranked]:
+    """Rank by ``score`` on ``split``; ties share a rank (1, 2, 2, 4), earliest listed first."""
+    metric = score.name
     ordered = sorted(
         entries,
         key=lambda e: (
-            _sort_key(getattr(e, split)[metric], metric),
+            _sort_key(getattr(e, split)[metric], score),
             e.submitted_at,
             e.submission_id,
         ),
@@ -189,30 +187,30 @@ def rank(
     return board
 
 
-def best_per_team(entries: Iterable[Entry]) -> list[Entry]:
+def best_per_team(entries: Iterable[Entry], scores: Scores) -> list[Entry]:
     """Each team's best submission by the public official score (earliest wins a tie)."""
     best: dict[int, Entry] = {}
-    for ranked in rank(entries):
+    for ranked in rank(entries, scores[0]):
         best.setdefault(ranked.entry.team_id, ranked.entry)
     return list(best.values())
 
 
-def public_board(entries: Sequence[Entry]) -> list[Ranked]:
+def public_board(entries: Sequence[Entry], scores: Scores) -> list[Ranked]:
     """The live leaderboard: every scored submission by public official score."""
-    return rank(entries)
+    return rank(entries, scores[0])
 
 
-def competition_board(entries: Sequence[Entry]) -> list[Ranked]:
+def competition_board(entries: Sequence[Entry], scores: Scores) -> list[Ranked]:
     """One line per team: its best submission by public official score."""
-    return rank(best_per_team(entries))
+    return rank(best_per_team(entries, scores), scores[0])
 
 
-def private_board(entries: Sequence[Entry]) -> list[Ranked]:
+def private_board(entries: Sequence[Entry], scores: Scores) -> list[Ranked]:
     """Each team's public pick ranked on the private test set, with its move since public."""
-    picks = best_per_team(entries)
-    public_rank = {r.entry.submission_id: r.rank for r in rank(picks)}
+    picks = best_per_team(entries, scores)
+    public_rank = {r.entry.submission_id: r.rank for r in rank(picks, scores[0])}
     board = []
-    for ranked in rank(picks, split="private"):
+    for ranked in rank(picks, scores[0], split="private"):
         before = public_rank[ranked.entry.submission_id]
         move = before - ranked.rank if before is not None and ranked.rank is not None else None
         board.append(Ranked(ranked.rank, ranked.entry, public_rank=before, move=move))

@@ -13,10 +13,8 @@ from datetime import datetime, timedelta
 
 from werkzeug.utils import secure_filename
 
-MAIN_FILE = "deblender.py"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
 EXTRA_EXTENSIONS = (".py", ".json", ".npz", ".h5", ".keras", ".txt")
-REQUIRED_METHODS = ("fit", "predict")
 DAY = timedelta(days=1)
 
 
@@ -39,47 +37,30 @@ def check_name(name: str, existing_names: Iterable[str]) -> str:
     return name
 
 
-def check_deblender_source(content: bytes, max_bytes: int) -> None:
-    """``deblender.py`` parses and defines ``class Deblender`` with ``fit`` and ``predict``."""
+def check_element_source(name: str, content: bytes, max_bytes: int) -> None:
+    """A workflow element's file: not empty, not too large, UTF-8, and parses if Python."""
     if not content.strip():
-        raise SubmissionRefusedError(f"{MAIN_FILE} is empty: start from the starting kit's file.")
+        raise SubmissionRefusedError(f"{name} is empty: start from the starting kit's file.")
     if len(content) > max_bytes:
         raise SubmissionRefusedError(
-            f"{MAIN_FILE} is larger than the limit of {max_bytes:,} bytes. "
+            f"{name} is larger than the limit of {max_bytes:,} bytes. "
             "Load large weights from an extra file instead of pasting them in the code."
         )
     try:
         source = content.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SubmissionRefusedError(
-            f"{MAIN_FILE} is not UTF-8 text (byte {exc.start}): save it as UTF-8."
+            f"{name} is not UTF-8 text (byte {exc.start}): save it as UTF-8."
         ) from None
+    if not name.endswith(".py"):
+        return
     try:
-        tree = ast.parse(source, filename=MAIN_FILE)
+        ast.parse(source, filename=name)
     except SyntaxError as exc:
         raise SubmissionRefusedError(
-            f"{MAIN_FILE} does not parse: {exc.msg} at line {exc.lineno}. "
-            "Run `python deblender.py` locally to see the error."
+            f"{name} does not parse: {exc.msg} at line {exc.lineno}. "
+            f"Run `python {name}` locally to see the error."
         ) from None
-    classes = [
-        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Deblender"
-    ]
-    if not classes:
-        raise SubmissionRefusedError(
-            f"{MAIN_FILE} must define a top-level class Deblender (with fit and predict); "
-            "none was found."
-        )
-    methods = {
-        node.name
-        for node in classes[-1].body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
-    missing = [method for method in REQUIRED_METHODS if method not in methods]
-    if missing:
-        raise SubmissionRefusedError(
-            f"class Deblender must define fit(self, X, y) and predict(self, X); "
-            f"missing: {', '.join(missing)}."
-        )
 
 
 def check_extra_file_name(raw_name: str) -> str:
@@ -98,24 +79,39 @@ def check_extra_file_name(raw_name: str) -> str:
             f"Extra file {name!r} has an extension that is not accepted; "
             f"allowed: {', '.join(EXTRA_EXTENSIONS)}."
         )
-    if name == MAIN_FILE:
-        raise SubmissionRefusedError(f"Upload {MAIN_FILE} in its own field, not as an extra file.")
     return name
 
 
 def check_files(
-    deblender: bytes,
-    extras: Sequence[tuple[str, bytes]],
+    uploads: Sequence[tuple[str, bytes]],
+    element_files: Sequence[str],
     max_file_bytes: int,
     max_files: int,
 ) -> dict[str, bytes]:
-    """Every rule on the files; returns sanitised name -> content, ``deblender.py`` included."""
-    check_deblender_source(deblender, max_file_bytes)
+    """Every rule on the files; returns sanitised name -> content.
+
+    ``uploads`` are (file name, content) pairs; those named like the kit's workflow elements
+    (``element_files``) are the submission's code, the others are extra files.
+    """
+    given = {name for name, _ in uploads}
+    missing = [name for name in element_files if name not in given]
+    if missing:
+        raise SubmissionRefusedError(
+            f"This event's submissions are made of {', '.join(element_files)}; missing: "
+            f"{', '.join(missing)}. Name your files exactly so."
+        )
+    extras = [(name, content) for name, content in uploads if name not in element_files]
     if len(extras) > max_files:
         raise SubmissionRefusedError(
             f"{len(extras)} extra files uploaded; at most {max_files} are accepted."
         )
-    files = {MAIN_FILE: deblender}
+    files: dict[str, bytes] = {}
+    for name, content in uploads:
+        if name in element_files:
+            if name in files:
+                raise SubmissionRefusedError(f"File {name!r} was uploaded twice: keep one copy.")
+            check_element_source(name, content, max_file_bytes)
+            files[name] = content
     for raw_name, content in extras:
         name = check_extra_file_name(raw_name)
         if name in files:

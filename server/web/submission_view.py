@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from server.kit import ScoreInfo
 from server.models import ScoreSplit, Submission, utcnow
 from server.states import SubmissionState
-from server.web.ranking import METRIC_LABELS, METRICS
+from server.web.exports import format_score, score_label
 
 STATE_LABELS: dict[SubmissionState, str] = {
     SubmissionState.QUEUED: "queued",
@@ -23,15 +25,11 @@ STATE_LABELS: dict[SubmissionState, str] = {
 
 @dataclass
 class ScoreTable:
-    """Rows of one table: a label (fold or split) and metric -> value."""
+    """Rows of one table: a label (fold or split) and score name -> formatted value."""
 
     title: str
-    metrics: list[str] = field(default_factory=list)
-    rows: list[tuple[str, dict[str, float]]] = field(default_factory=list)
-
-    @staticmethod
-    def label(metric: str) -> str:
-        return METRIC_LABELS.get(metric, metric)
+    scores: list[ScoreInfo] = field(default_factory=list)
+    rows: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
 
 def timings(submission: Submission) -> dict[str, float | None]:
@@ -48,29 +46,40 @@ def timings(submission: Submission) -> dict[str, float | None]:
     }
 
 
-def score_tables(submission: Submission, show_private: bool) -> list[ScoreTable]:
-    """Per-fold scores (train / valid) and test scores; private ones only when allowed."""
-    folds: dict[tuple[int, ScoreSplit], dict[str, float]] = {}
-    test: dict[ScoreSplit, dict[str, float]] = {}
+def score_tables(
+    submission: Submission, show_private: bool, scores: Sequence[ScoreInfo]
+) -> list[ScoreTable]:
+    """Per-fold scores (train / valid) and hidden-set scores with their standard errors;
+    private ones only when allowed. Scores the kit no longer declares are left out."""
+    known = {score.name: score for score in scores}
+    folds: dict[tuple[int, ScoreSplit], dict[str, str]] = {}
+    test: dict[ScoreSplit, dict[str, str]] = {}
     for row in submission.scores:
+        score = known.get(row.metric)
+        if score is None:
+            continue
         if row.split in (ScoreSplit.TRAIN, ScoreSplit.VALID):
-            folds.setdefault((row.fold or 0, row.split), {})[row.metric] = row.value
+            folds.setdefault((row.fold or 0, row.split), {})[row.metric] = format_score(
+                row.value, score
+            )
         elif row.split == ScoreSplit.PUBLIC or show_private:
-            test.setdefault(row.split, {})[row.metric] = row.value
+            test.setdefault(row.split, {})[row.metric] = format_score(
+                row.value, score, row.std_error
+            )
     tables = []
     if folds:
-        table = ScoreTable("Cross-validation folds")
+        table = ScoreTable("Cross-validation folds", list(scores))
         for (fold, split), values in sorted(folds.items(), key=lambda item: item[0]):
             table.rows.append((f"fold {fold} {split.value}", values))
         tables.append(table)
     if test:
-        table = ScoreTable("Hidden test set")
+        table = ScoreTable("Hidden test set (± standard error)", list(scores))
         for split in (ScoreSplit.PUBLIC, ScoreSplit.PRIVATE):
             if split in test:
                 table.rows.append((split.value, test[split]))
         tables.append(table)
-    for table in tables:
-        present = {metric for _, values in table.rows for metric in values}
-        # The leaderboard's order (official score first), then any other metric.
-        table.metrics = [m for m in METRICS if m in present] + sorted(present - set(METRICS))
     return tables
+
+
+def score_header(score: ScoreInfo) -> str:
+    return score_label(score)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from flask import (
@@ -22,6 +23,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from server.engine.scheduling import queue_positions
+from server.kit import kit_info
 from server.models import Event, Submission, Team
 from server.web.access import (
     current_team,
@@ -31,11 +33,11 @@ from server.web.access import (
     may_see_private_scores,
 )
 from server.web.database import get_db
-from server.web.events import REPOSITORY_ROOT
-from server.web.forms import EditForm, UploadForm
+from server.web.forms import UploadForm
+from server.web.forms import edit_form as make_edit_form
 from server.web.intake import receive_submission
-from server.web.submission_rules import MAIN_FILE, SubmissionRefusedError
-from server.web.submission_view import STATE_LABELS, score_tables, timings
+from server.web.submission_rules import SubmissionRefusedError
+from server.web.submission_view import STATE_LABELS, score_header, score_tables, timings
 
 bp = Blueprint("submissions", __name__)
 
@@ -58,8 +60,8 @@ def _team_or_redirect(event: Event) -> Team | Response:
     return team
 
 
-def _last_source(team: Team) -> str:
-    """The team's latest deblender.py, else the starting kit's, to start editing from."""
+def _last_sources(event: Event, team: Team, element_files: Sequence[str]) -> list[str]:
+    """The team's latest version of each element file, else the kit's starting kit's."""
     last = (
         get_db()
         .scalars(
@@ -69,12 +71,17 @@ def _last_source(team: Team) -> str:
         )
         .first()
     )
-    for file in last.files if last else []:
-        if file.name == MAIN_FILE:
-            return file.content.decode("utf-8", errors="replace")
-    kit_root = Path(current_app.config.get("KIT_ROOT") or REPOSITORY_ROOT)
-    kit_file = kit_root / "submissions" / "starting_kit" / MAIN_FILE
-    return kit_file.read_text() if kit_file.is_file() else ""
+    latest = {f.name: f.content for f in last.files} if last else {}
+    starting_kit = Path(event.kit_dir) / "submissions" / "starting_kit"
+    sources = []
+    for name in element_files:
+        if name in latest:
+            sources.append(latest[name].decode("utf-8", errors="replace"))
+        elif (starting_kit / name).is_file():
+            sources.append((starting_kit / name).read_text(encoding="utf-8", errors="replace"))
+        else:
+            sources.append("")
+    return sources
 
 
 def _read(storage: FileStorage, limit: int) -> bytes:
@@ -83,7 +90,7 @@ def _read(storage: FileStorage, limit: int) -> bytes:
 
 
 def _receive(
-    event: Event, team: Team, name: str, deblender: bytes, extras: list[tuple[str, bytes]]
+    event: Event, team: Team, name: str, uploads: list[tuple[str, bytes]]
 ) -> Response | None:
     """Redirect to the received submission, or flash why it was refused and return None."""
     try:
@@ -93,8 +100,8 @@ def _receive(
             team,
             current_user,
             name,
-            deblender,
-            extras,
+            uploads,
+            element_files=kit_info(event.kit_dir).element_files,
             max_file_bytes=current_app.config["SUBMISSION_MAX_FILE_BYTES"],
             max_files=current_app.config["SUBMISSION_MAX_FILES"],
             instructor=is_instructor(),
@@ -113,32 +120,39 @@ def submit(event_name: str) -> str | Response:
     team = _team_or_redirect(event)
     if isinstance(team, Response):
         return team
+    element_files = kit_info(event.kit_dir).element_files
     upload_form = UploadForm(prefix="upload")
-    edit_form = EditForm(prefix="edit")
+    edit_form = make_edit_form(len(element_files), prefix="edit")
     response = None
     limit = current_app.config["SUBMISSION_MAX_FILE_BYTES"]
     # Both forms post here; the prefix of the fields tells which one was sent.
     if "upload-name" in request.form and upload_form.validate_on_submit():
-        extras = [
+        uploads = [
             (storage.filename or "", _read(storage, limit))
-            for storage in upload_form.extras.data or []
+            for storage in upload_form.files.data or []
             if storage and storage.filename
         ]
-        deblender = _read(upload_form.deblender.data, limit)
-        response = _receive(event, team, upload_form.name.data, deblender, extras)
+        response = _receive(event, team, upload_form.name.data, uploads)
     elif "edit-name" in request.form and edit_form.validate_on_submit():
-        source = edit_form.source.data.replace("\r\n", "\n").encode("utf-8")
-        response = _receive(event, team, edit_form.name.data, source, [])
+        uploads = [
+            (file_name, source.replace("\r\n", "\n").encode("utf-8"))
+            for file_name, source in zip(element_files, edit_form.sources.data, strict=False)
+        ]
+        response = _receive(event, team, edit_form.name.data, uploads)
     if response is not None:
         return response
-    if not edit_form.source.data:
-        edit_form.source.data = _last_source(team)
+    if not any(edit_form.sources.data):
+        for entry, source in zip(
+            edit_form.sources.entries, _last_sources(event, team, element_files), strict=True
+        ):
+            entry.data = source
     return render_template(
         "submissions/submit.html",
         event=event,
         team=team,
         upload_form=upload_form,
         edit_form=edit_form,
+        element_files=element_files,
         max_file_kib=limit // 1024,
     )
 
@@ -175,7 +189,10 @@ def detail(submission_id: int) -> str:
         position=_position(submission),
         labels=STATE_LABELS,
         timings=timings(submission),
-        tables=score_tables(submission, may_see_private_scores(event)),
+        tables=score_tables(
+            submission, may_see_private_scores(event), kit_info(event.kit_dir).scores
+        ),
+        score_header=score_header,
     )
 
 

@@ -1,4 +1,4 @@
-"""``make demo`` end to end: data, database, web, engine, the three baselines scored."""
+"""``make demo`` end to end: both kits' data, database, web, engines, every baseline scored."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from server.db import make_engine, make_session_factory
+from server.kit import kit_info
 from server.models import ScoreSplit, Submission
 from server.states import SubmissionState
 
@@ -42,12 +43,8 @@ def test_demo_scores_every_baseline_through_the_real_queue(tmp_path):
             str(demo_dir),
             "--port",
             str(port),
-            "--n-train",
-            "80",
-            "--n-test",
-            "20",
-            "--n-hidden",
-            "40",
+            "--scale",
+            "small",
             "--exit-when-scored",
         ],
         env=env,
@@ -56,16 +53,25 @@ def test_demo_scores_every_baseline_through_the_real_queue(tmp_path):
         timeout=1500,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    assert f"http://127.0.0.1:{port}/events/deblending" in completed.stdout
+    for event in ("deblending", "morphology"):
+        assert f"http://127.0.0.1:{port}/events/{event}" in completed.stdout
 
     session = make_session_factory(make_engine(f"sqlite:///{demo_dir / 'deblend-ramp.sqlite'}"))()
     with session:
         submissions = session.scalars(select(Submission).order_by(Submission.id)).all()
-        assert [s.name for s in submissions] == ["starting_kit", "fcnn", "unet"]
+        by_event = {
+            event: [s.name for s in submissions if s.event.name == event]
+            for event in ("deblending", "morphology")
+        }
+        assert by_event == {
+            "deblending": ["starting_kit", "fcnn", "unet"],
+            "morphology": ["starting_kit", "gradient_boosting"],
+        }
         for submission in submissions:
             assert submission.state == SubmissionState.SCORED, submission.error_summary
-            assert submission.score(ScoreSplit.PUBLIC, "central_iou") is not None
-            assert submission.score(ScoreSplit.PRIVATE, "central_iou") is not None
+            official = kit_info(submission.event.kit_dir).official.name
+            assert submission.score(ScoreSplit.PUBLIC, official) is not None
+            assert submission.score(ScoreSplit.PRIVATE, official) is not None
     # The web server is gone with the demo.
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)

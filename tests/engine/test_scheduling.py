@@ -20,7 +20,9 @@ def session(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     Base.metadata.create_all(engine)
     with Session(engine) as session:
-        session.add(Event(id=1, name="e", title="E", public_data_dir="/p", hidden_data_dir="/h"))
+        event = Event(id=1, name="e", title="E", kit_dir="/k", public_data_dir="/p")
+        event.hidden_data_dir = "/h"
+        session.add(event)
         for team_id in (1, 2, 3):
             session.add(Team(id=team_id, event_id=1, name=f"t{team_id}"))
         session.flush()

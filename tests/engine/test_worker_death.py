@@ -52,7 +52,8 @@ def test_worker_killed_mid_job_leaves_no_sandbox_process(
     try:
         client.wait_for_workers(1, timeout=60)
         [worker_pid] = client.run(os.getpid).values()
-        spec = make_spec(SLEEPER, kind=JobKind.QUICK_CHECK, timeout_seconds=600)
+        limits = {"timeout_seconds": 600}
+        spec = make_spec(SLEEPER, kind=JobKind.QUICK_CHECK, limits=limits)
         future = client.submit(run_job_task, spec, str(tmp_path), "deblend-log-0", pure=False)
         wait_for(lambda: sandbox_processes(worker_pid), timeout=60, what="the sandbox running")
         assert bwrap_processes(tmp_path)

@@ -7,6 +7,7 @@ another one (PostgreSQL): its ``public`` schema is then dropped and recreated fo
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,16 +32,10 @@ from server.models import (
 )
 from server.states import SubmissionState
 from server.web import create_app
+from tests.kits.public_kit import ELEMENT_FILE, SUBMISSIONS, write_public_kit
 
 PASSWORD = "correct horse battery"
-GOOD_SOURCE = """\
-class Deblender:
-    def fit(self, X, y):
-        return self
-
-    def predict(self, X):
-        return X
-"""
+GOOD_SOURCE = SUBMISSIONS["starting_kit"]
 
 
 @pytest.fixture
@@ -57,18 +52,14 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def kit_root(tmp_path: Path) -> Path:
-    """A small repository layout holding a starting kit."""
-    root = tmp_path / "repo"
-    (root / "starting_kit").mkdir(parents=True)
-    (root / "starting_kit" / "deblending_starting_kit.ipynb").write_text("{}")
-    (root / "ramp_kit").mkdir()
-    (root / "ramp_kit" / "problem.py").write_text("title = 'deblending'\n")
-    (root / "ramp_kit" / "__pycache__").mkdir()
-    (root / "ramp_kit" / "__pycache__" / "problem.cpython-311.pyc").write_bytes(b"\0")
-    (root / "ramp_kit" / "scoring").mkdir(parents=True, exist_ok=True)
-    (root / "ramp_kit" / "scoring" / "central_iou.py").write_text("name = 'central_iou'\n")
-    (root / "submissions" / "starting_kit").mkdir(parents=True)
-    (root / "submissions" / "starting_kit" / "deblender.py").write_text(GOOD_SOURCE)
+    """A public-style ramp-workflow kit (tests/kits/public_kit.py): the events' kit folder.
+
+    Its element file is ``estimator.py``; its scores are acc (official), error, nll, f1_70.
+    """
+    root = tmp_path / "kit"
+    write_public_kit(root, tmp_path / "hidden")
+    (root / "__pycache__").mkdir()
+    (root / "__pycache__" / "problem.cpython-311.pyc").write_bytes(b"\0")
     return root
 
 
@@ -77,9 +68,8 @@ def make_test_app(database_url: str, tmp_path: Path, kit_root: Path, **extra: ob
         "TESTING": True,
         "DATABASE_URL": database_url,
         "VAR_DIR": str(tmp_path / "var"),
-        "SECRET_KEY": "test",
+        "SECRET_KEY": secrets.token_hex(32),  # random, as a real installation's
         "WTF_CSRF_ENABLED": False,
-        "KIT_ROOT": str(kit_root),
         "SUBMISSION_MAX_FILE_BYTES": 4096,
         "SUBMISSION_MAX_FILES": 2,
         "MAX_CONTENT_LENGTH": 64 * 1024,
@@ -120,7 +110,7 @@ def password() -> str:
 
 @pytest.fixture
 def good_source() -> str:
-    """A deblender.py that passes every check."""
+    """An estimator.py that passes every check."""
     return GOOD_SOURCE
 
 
@@ -154,16 +144,12 @@ def make_user(db: Session, password_hash: str) -> Callable[..., User]:
 
 
 @pytest.fixture
-def make_event(db: Session, tmp_path: Path) -> Callable[..., Event]:
+def make_event(db: Session, tmp_path: Path, kit_root: Path) -> Callable[..., Event]:
     def make(name: str = "school", state: EventState = EventState.OPEN, **fields: object) -> Event:
-        event = Event(
-            name=name,
-            title=f"Deblending at {name}",
-            public_data_dir=str(tmp_path / "public"),
-            hidden_data_dir=str(tmp_path / "hidden"),
-            state=state,
-            **fields,
-        )
+        fields.setdefault("kit_dir", str(kit_root))
+        fields.setdefault("public_data_dir", str(kit_root))
+        fields.setdefault("hidden_data_dir", str(tmp_path / "hidden"))
+        event = Event(name=name, title=f"Deblending at {name}", state=state, **fields)
         db.add(event)
         db.commit()
         return event
@@ -202,7 +188,7 @@ def make_submission(db: Session) -> Callable[..., Submission]:
             state=state,
             created_at=created,
             queued_at=created,
-            files=[SubmissionFile(name="deblender.py", content=GOOD_SOURCE.encode(), sha256="0")],
+            files=[SubmissionFile(name=ELEMENT_FILE, content=GOOD_SOURCE.encode(), sha256="0")],
             **fields,
         )
         db.add(submission)
@@ -235,3 +221,23 @@ def student(make_user, make_event, make_team, auth) -> Team:  # noqa: ANN001
     team = make_team(make_event(), user)
     auth.login()
     return team
+
+
+@pytest.fixture
+def deblend_cli(
+    app: Flask, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable:
+    """Runs ``deblend-ramp`` on the test database (schema made by the ``app`` fixture)."""
+    from click.testing import CliRunner
+
+    from server.cli import main
+
+    config = tmp_path / "cli-config.toml"
+    config.write_text(f'database_url = "{database_url}"\nvar_dir = "{tmp_path / "var"}"\n')
+    monkeypatch.setenv("DEBLEND_RAMP_CONFIG", str(config))
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None):  # noqa: ANN202, A002
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return run

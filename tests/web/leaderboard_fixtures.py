@@ -1,9 +1,15 @@
 """Data builders for the leaderboard, debrief and admin tests (the app, client and ``db``
-fixtures come from conftest.py): scored submissions with every metric, at fixed times."""
+fixtures come from conftest.py): scored submissions with every score of the public-style test
+kit, at fixed times."""
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -20,13 +26,29 @@ from server.models import (
     User,
 )
 from server.states import SubmissionState
+from tests.kits.public_kit import ELEMENT_FILE, write_public_kit
 
 T0 = datetime(2025, 6, 9, 9, 0, tzinfo=UTC)
 
 
+@functools.cache
+def shared_kit_dir() -> Path:
+    """One public-style kit (acc official, then error, nll, f1_70) for every board test."""
+    root = Path(tempfile.mkdtemp(prefix="board-kit-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    write_public_kit(root / "kit", root / "hidden")
+    return root / "kit"
+
+
 def add_event(db: Session, name: str = "blend", state: EventState = EventState.OPEN) -> Event:
+    kit = shared_kit_dir()
     event = Event(
-        name=name, title=f"Event {name}", state=state, public_data_dir="/p", hidden_data_dir="/h"
+        name=name,
+        title=f"Event {name}",
+        state=state,
+        kit_dir=str(kit),
+        public_data_dir=str(kit),
+        hidden_data_dir=str(kit.parent / "hidden"),
     )
     db.add(event)
     db.commit()
@@ -58,7 +80,7 @@ def add_submission(
     minute: int = 0,
     state: SubmissionState = SubmissionState.SCORED,
     error: str | None = None,
-    code: str = "class Deblender:\n    pass\n",
+    code: str = "def get_estimator():\n    pass\n",
 ) -> Submission:
     """A submission made ``minute`` minutes after T0; scores on every metric when given."""
     submitted = T0 + timedelta(minutes=minute)
@@ -73,15 +95,15 @@ def add_submission(
         train_seconds=125.0,
         error_summary=error,
     )
-    submission.files.append(SubmissionFile(name="deblender.py", content=code.encode(), sha256=""))
+    submission.files.append(SubmissionFile(name=ELEMENT_FILE, content=code.encode(), sha256=""))
     for split, value in ((ScoreSplit.PUBLIC, public), (ScoreSplit.PRIVATE, private)):
         if value is None:
             continue
         for metric, metric_value in (
-            ("central_iou", value),
-            ("companion_iou", value / 2),
-            ("overlap_iou", value / 4),
-            ("flux_error", 1 - value),
+            ("acc", value),
+            ("error", 1 - value),
+            ("nll", value / 2),
+            ("f1_70", value / 4),
         ):
             submission.scores.append(
                 SubmissionScore(split=split, fold=None, metric=metric, value=metric_value)
@@ -94,5 +116,5 @@ def add_submission(
 def login(client: FlaskClient, user: User) -> None:
     """Log in through Flask-Login's session keys (no password hashing in every test)."""
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = user.get_id()
         session["_fresh"] = True

@@ -145,7 +145,8 @@ def test_leaderboard_csv_has_full_precision_scores(client, db, instructor):
         ("1", "2", "1", "alpha"),
         ("2", "1", "-1", "beta"),
     ]
-    assert table[0]["public_central_iou"] == "0.123456789"
+    assert table[0]["public_acc"] == "0.123456789"
+    assert table[0]["public_acc_se"] == ""  # no standard error was computed for this one
     # the page shortens times to '06-09 09:00'; the file keeps them whole
     assert table[0]["submitted_at"].startswith("2025-06-09T09:00:00")
 
@@ -164,8 +165,8 @@ def test_submissions_csv_lists_every_submission(client, db, instructor):
         by_name["bad"]["state"] == "failed"
         and by_name["bad"]["error_summary"] == "ValueError: shape"
     )
-    assert by_name["good"]["private_central_iou"] == "0.25"
-    assert by_name["bad"]["public_central_iou"] == ""
+    assert by_name["good"]["private_acc"] == "0.25"
+    assert by_name["bad"]["public_acc"] == ""
 
 
 def test_admin_index_lists_events(client, db, instructor):

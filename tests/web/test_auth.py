@@ -35,7 +35,9 @@ def test_signup_existing_email_refused(client, make_user):
             "confirm": PASSWORD,
         },
     )
-    assert b"An account already exists for ada@example.org" in response.data
+    # The same words as for an address that may not sign up: existence is not revealed.
+    assert b"No account could be created for this email address." in response.data
+    assert b"Log out" not in response.data
 
 
 def test_signup_short_password_refused(client, db):

@@ -16,6 +16,7 @@ from server.models import (
     Team,
     User,
 )
+from tests.kits.public_kit import write_public_kit
 
 
 @pytest.fixture
@@ -45,10 +46,11 @@ def session(cli, database_url):
 
 
 def _event_args(tmp_path, name="school"):
-    return [
-        "create-event", name, "--title", "Deblending school",
-        "--public-data", str(tmp_path / "public"), "--hidden-data", str(tmp_path / "hidden"),
-    ]  # fmt: skip
+    """create-event of a public-style kit whose public data lives in the kit folder."""
+    kit, hidden = tmp_path / "kit", tmp_path / "hidden"
+    if not kit.exists():
+        write_public_kit(kit, hidden)
+    return ["create-event", name, "--kit", str(kit), "--hidden-data", str(hidden)]
 
 
 def test_init_db_creates_tables(cli, database_url):
@@ -61,13 +63,18 @@ def test_init_db_creates_tables(cli, database_url):
 
 
 def test_create_open_close_event(cli, session, tmp_path):
-    result = cli(*_event_args(tmp_path), "--n-folds", "3", "--gpu", "--min-gap", "60")
-    assert "created event 'school' (draft)" in result.output
+    result = cli(*_event_args(tmp_path), "--gpu", "--min-gap", "60")
+    # What the kit declares, read back to the instructor.
+    assert "created event 'school' (draft) of 'Iris classification'" in result.output
+    assert "a submission is estimator.py; scores acc, error, nll, f1_70 (official: acc)" in (
+        result.output
+    )
     event = session.scalars(select(Event)).one()
-    assert (event.state, event.n_folds, event.use_gpu, event.min_gap_seconds) == (
-        EventState.DRAFT, 3, True, 60,
+    assert (event.state, event.use_gpu, event.min_gap_seconds, event.title) == (
+        EventState.DRAFT, True, 60, "Iris classification",
     )  # fmt: skip
-    assert event.public_data_dir == str(tmp_path / "public")
+    assert event.kit_dir == event.public_data_dir == str(tmp_path / "kit")
+    assert event.timeout_seconds == 1800  # unset limits take the model's defaults
     cli("open-event", "school")
     session.expire_all()
     assert event.state == EventState.OPEN and event.opened_at is not None
@@ -81,9 +88,30 @@ def test_create_event_refuses_duplicate_and_nested_dirs(cli, tmp_path):
     result = cli(*_event_args(tmp_path))
     assert result.exit_code == 1 and "event 'school' already exists" in result.output
     args = _event_args(tmp_path, "other")
-    args[args.index("--hidden-data") + 1] = str(tmp_path / "public" / "data" / "hidden")
+    inside = tmp_path / "kit" / "data"  # the kit reaches students and sandboxes
+    args[args.index("--hidden-data") + 1] = str(inside)
     result = cli(*args)
-    assert result.exit_code == 1 and "must not nest" in result.output
+    assert result.exit_code == 1 and "must not be inside" in result.output
+
+
+def test_create_event_refuses_a_kit_that_cannot_read_its_data(cli, tmp_path):
+    args = _event_args(tmp_path)
+    empty = tmp_path / "empty-hidden"
+    empty.mkdir()
+    args[args.index("--hidden-data") + 1] = str(empty)
+    result = cli(*args)
+    assert result.exit_code == 1
+    assert "cannot read its data" in result.output and "test.csv" in result.output
+
+
+def test_create_event_refuses_a_folder_without_problem_py(cli, tmp_path):
+    (tmp_path / "not-a-kit").mkdir()
+    (tmp_path / "hidden").mkdir()
+    result = cli(
+        "create-event", "x", "--kit", str(tmp_path / "not-a-kit"),
+        "--hidden-data", str(tmp_path / "hidden"),
+    )  # fmt: skip
+    assert result.exit_code == 1 and "holds no problem.py" in result.output
 
 
 def test_open_unknown_event_fails(cli):
@@ -166,7 +194,7 @@ def test_export_results(cli, session, tmp_path):
     for split, value in ((ScoreSplit.PUBLIC, 0.75), (ScoreSplit.PRIVATE, 0.625)):
         session.add(
             SubmissionScore(
-                submission_id=submission.id, split=split, metric="central_iou", value=value
+                submission_id=submission.id, split=split, metric="acc", value=value
             )
         )
     session.commit()
@@ -175,4 +203,4 @@ def test_export_results(cli, session, tmp_path):
     assert "wrote 1 submissions" in result.output
     [row] = list(csv.DictReader(out.open()))
     assert (row["team"], row["submission"], row["state"]) == ("Andromeda", "unet", "queued")
-    assert (float(row["public_central_iou"]), float(row["private_central_iou"])) == (0.75, 0.625)
+    assert (float(row["public_acc"]), float(row["private_acc"])) == (0.75, 0.625)

@@ -7,10 +7,13 @@ from datetime import timedelta
 
 from leaderboard_fixtures import T0, add_event, add_submission, add_team, add_user, login
 
+from server.kit import ScoreInfo
 from server.models import EventState
 from server.states import SubmissionState
 from server.web.debrief_stats import progressions
 from server.web.ranking import Entry
+
+ACCURACY = ScoreInfo("acc", 2, lower_is_better=False, minimum=0, maximum=1)
 
 
 def section(page: str, name: str) -> str:
@@ -54,24 +57,39 @@ def test_debrief_counts_submissions_failures_and_reasons(client, db):
 def test_progressions_keep_only_the_submissions_that_improved_the_team():
     def entry(submission_id: int, team: str, minute: int, value: float | None) -> Entry:
         when = T0 + timedelta(minutes=minute)
-        score = {"central_iou": value}
-        return Entry(submission_id, 1, team, "s", when, None, None, score, score)
+        score = {"acc": value}
+        return Entry(submission_id, 1, team, "s", when, None, None, score, score, {}, {})
 
     # alpha: 0.5, then 0.4 (worse, dropped), then 0.7; an unscored entry is skipped
     entries = [entry(3, "alpha", 20, 0.7), entry(1, "alpha", 0, 0.5), entry(2, "alpha", 10, 0.4)]
     entries.append(entry(4, "beta", 5, None))
-    assert progressions(entries) == {
+    assert progressions(entries, ACCURACY) == {
         "alpha": [(T0, 0.5), (T0 + timedelta(minutes=20), 0.7)],
     }
 
 
-def test_debrief_shows_metric_labels_and_the_time_zone(client, db):
+def test_debrief_shows_the_kits_scores_and_the_time_zone(client, db):
     event = add_event(db, state=EventState.CLOSED)
     add_submission(db, add_team(db, event, "alpha"), "a1", public=0.5, private=0.6)
     login(client, add_user(db, "i@x.org", instructor=True))
     ranking = section(client.get("/events/blend/debrief").get_data(as_text=True), "final-ranking")
-    for label in ("Central IoU", "Public Central IoU", "Submitted (UTC)"):
+    for label in ("acc ↑", "error ↓", "public acc ↑", "Submitted (UTC)"):
         assert f">{label}</th>" in ranking
+
+
+def test_debrief_compares_the_top_teams_diagnostics(client, db):
+    event = add_event(db, state=EventState.CLOSED)
+    breakdown = {"title": "acc by class", "score": "acc", "bins": ["setosa", "virginica"]}
+    for team, values in (("alpha", [1.0, 0.5]), ("beta", [0.75, 0.25])):
+        submission = add_submission(db, add_team(db, event, team), "s", public=0.5, private=0.6)
+        submission.diagnostics = [{**breakdown, "values": values, "counts": [10, 12]}]
+    db.commit()
+    login(client, add_user(db, "i@x.org", instructor=True))
+    compared = section(client.get("/events/blend/debrief").get_data(as_text=True), "breakdowns")
+    assert "acc by class" in compared
+    assert "<th>alpha / s</th><th>beta / s</th>" in compared
+    assert '<td>virginica</td><td class="num">12</td>' in compared
+    assert '<td class="num">0.50</td><td class="num">0.25</td>' in compared
 
 
 def test_debrief_plots_are_png_images(client, db):

@@ -14,14 +14,25 @@ def test_index_lists_open_events_not_drafts(client, make_event):
     assert b"rehearsal" not in page
 
 
-def test_event_page_shows_problem_metrics_and_downloads(client, make_event):
+def test_event_page_shows_the_kits_description_scores_and_downloads(
+    client, make_event, kit_root
+):
+    (kit_root / "DESCRIPTION.md").write_text(
+        "# Iris\n\nClassify *irises*.\n\n<script>alert(1)</script>\n"
+    )
     make_event("school")
-    page = client.get("/events/school").data
-    for text in (b"central galaxy", b"Central IoU", b"Companion IoU", b"Overlap IoU"):
-        assert text in page
-    assert b"Isophotal flux error %" in page
-    assert b"/events/school/starting-kit.zip" in page
-    assert b"Log in to download the public data" in page
+    page = client.get("/events/school").get_data(as_text=True)
+    assert "<h1>Iris</h1>" in page and "<em>irises</em>" in page  # Markdown, rendered
+    assert "<script>alert(1)" not in page  # raw HTML in the description is shown, not run
+    assert "<code>acc</code> (official: the leaderboard ranks on it),\n      higher" in page
+    assert "<code>error</code>,\n      lower is better" in page
+    assert "/events/school/starting-kit.zip" in page
+    assert "Log in to download the public data" in page
+
+
+def test_event_page_falls_back_to_the_kits_readme(client, make_event):
+    make_event("school")
+    assert b"Classify iris flowers from four measurements." in client.get("/events/school").data
 
 
 def test_event_page_unknown_event_404(client):
@@ -110,28 +121,30 @@ def test_team_forms_need_login(client, make_event):
     assert "/auth/login" in response.headers["Location"]
 
 
-def test_starting_kit_zip_holds_the_kit(client, make_event):
+def test_starting_kit_zip_holds_the_kit_folder(client, make_event):
     make_event("school")
     response = client.get("/events/school/starting-kit.zip")
     assert response.status_code == 200
     assert response.mimetype == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
     assert sorted(names) == [
-        "deblend-starting-kit/ramp_kit/problem.py",
-        "deblend-starting-kit/ramp_kit/scoring/central_iou.py",
-        "deblend-starting-kit/starting_kit/deblending_starting_kit.ipynb",
-        "deblend-starting-kit/submissions/starting_kit/deblender.py",
-    ]
+        "school-starting-kit/README.md",
+        "school-starting-kit/data/test.csv",
+        "school-starting-kit/data/train.csv",
+        "school-starting-kit/problem.py",
+        "school-starting-kit/submissions/logistic/estimator.py",
+        "school-starting-kit/submissions/starting_kit/estimator.py",
+    ]  # no __pycache__
 
 
 def test_starting_kit_zip_rebuilt_when_kit_changes(client, make_event, kit_root):
     make_event("school")
     client.get("/events/school/starting-kit.zip")
-    (kit_root / "starting_kit" / "README.md").write_text("read me")
+    (kit_root / "notes.md").write_text("read me")
     names = zipfile.ZipFile(
         io.BytesIO(client.get("/events/school/starting-kit.zip").data)
     ).namelist()
-    assert "deblend-starting-kit/starting_kit/README.md" in names
+    assert "school-starting-kit/notes.md" in names
 
 
 def _data_dirs(tmp_path):
@@ -145,8 +158,11 @@ def _data_dirs(tmp_path):
     return public, hidden
 
 
-def test_public_data_zip_holds_public_data_only(client, student, tmp_path):
-    public, hidden = _data_dirs(tmp_path)
+def test_public_data_zip_holds_public_data_only(client, make_user, make_event, auth, tmp_path):
+    public, hidden = _data_dirs(tmp_path / "event")
+    make_user()
+    make_event("school", public_data_dir=str(public))
+    auth.login()
     # A link to the hidden set inside the public data must not leak it.
     (public / "data" / "labels").symlink_to(hidden / "labels")
     (public / "data" / "truth.fits").symlink_to(hidden / "labels" / "truth.fits")
@@ -167,7 +183,10 @@ def test_public_data_needs_login(client, make_event, tmp_path):
     assert client.get("/events/school/public-data.zip").status_code == 302
 
 
-def test_public_data_missing_dir_404(client, student):
+def test_public_data_missing_dir_404(client, make_user, make_event, auth, tmp_path):
+    make_user()
+    make_event("school", public_data_dir=str(tmp_path / "nowhere"))
+    auth.login()
     assert client.get("/events/school/public-data.zip").status_code == 404
 
 

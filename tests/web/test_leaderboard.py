@@ -5,11 +5,24 @@ from __future__ import annotations
 import gzip
 from datetime import timedelta
 
-from leaderboard_fixtures import T0, add_event, add_submission, add_team, add_user, login
+from leaderboard_fixtures import (
+    T0,
+    add_event,
+    add_submission,
+    add_team,
+    add_user,
+    login,
+    shared_kit_dir,
+)
 
+from server.kit import ScoreInfo, kit_info
 from server.models import EventState
 from server.states import SubmissionState
 from server.web.ranking import Entry, event_with_token, load_entries, rank, refresh_entries
+
+SCORES = kit_info(shared_kit_dir()).scores  # acc (official), error, nll, f1_70
+HIGHER = ScoreInfo("acc", 2, lower_is_better=False, minimum=0, maximum=1)
+LOWER = ScoreInfo("error", 2, lower_is_better=True, minimum=0, maximum=1)
 
 
 def rows(client, url: str) -> list[list[str]]:  # noqa: ANN001
@@ -18,26 +31,27 @@ def rows(client, url: str) -> list[list[str]]:  # noqa: ANN001
     return [row["cells"] for row in response.get_json()["rows"]]
 
 
-def entry(submission_id: int, value: float | None, minute: int, metric="central_iou") -> Entry:
+def entry(submission_id: int, value: float | None, minute: int, metric="acc") -> Entry:
     return Entry(
         submission_id, submission_id, f"t{submission_id}", f"s{submission_id}",
-        T0 + timedelta(minutes=minute), None, None, {metric: value}, {},
+        T0 + timedelta(minutes=minute), None, None, {metric: value}, {}, {}, {},
     )  # fmt: skip
 
 
 def test_rank_ties_share_rank_and_earlier_submission_first():
     # 0.8 at minute 10 and 0.8 at minute 0 tie for first; 0.5 is third; no score is unranked.
-    board = rank([entry(1, 0.8, 10), entry(2, 0.5, 0), entry(3, 0.8, 0), entry(4, None, 0)])
+    entries = [entry(1, 0.8, 10), entry(2, 0.5, 0), entry(3, 0.8, 0), entry(4, None, 0)]
+    board = rank(entries, HIGHER)
     assert [(r.rank, r.entry.submission_id) for r in board] == [(1, 3), (1, 1), (3, 2), (None, 4)]
 
 
-def test_rank_lower_is_better_metric():
-    # flux_error: 0.1 beats 0.3
-    flux = [entry(1, 0.3, 0, "flux_error"), entry(2, 0.1, 0, "flux_error")]
-    assert [r.entry.submission_id for r in rank(flux, metric="flux_error")] == [2, 1]
+def test_rank_lower_is_better_score():
+    # error: 0.1 beats 0.3
+    errors = [entry(1, 0.3, 0, "error"), entry(2, 0.1, 0, "error")]
+    assert [r.entry.submission_id for r in rank(errors, LOWER)] == [2, 1]
 
 
-def test_public_board_orders_by_public_central_iou(client, db):
+def test_public_board_orders_by_the_kits_official_score(client, db):
     event = add_event(db)
     alpha, beta = add_team(db, event, "alpha"), add_team(db, event, "beta")
     add_submission(db, alpha, "a1", public=0.5, private=0.9, minute=1)
@@ -49,30 +63,39 @@ def test_public_board_orders_by_public_central_iou(client, db):
         ("2", "alpha", "a2"),
         ("3", "alpha", "a1"),
     ]
-    # every metric, the submission time (UTC, without the year) and the training time are shown
-    assert table[0][3:] == ["0.8000", "0.4000", "0.2000", "0.2000", "06-09 09:02", "2 min 05 s"]
+    # every score at its kit's precision, the submission time (UTC, without the year) and the
+    # training time are shown
+    assert table[0][3:] == ["0.80", "0.20", "0.40", "0.20", "06-09 09:02", "2 min 05 s"]
     page = client.get("/events/blend/leaderboard").get_data(as_text=True)
     assert page.index("b1") < page.index("a2") < page.index("a1")
 
 
-def test_board_columns_use_the_metric_labels_of_the_event_page(client, db):
+def test_board_columns_are_the_kits_scores_with_their_direction(client, db):
     add_submission(db, add_team(db, add_event(db), "alpha"), "a1", public=0.5)
-    labels = ["Central IoU", "Companion IoU", "Overlap IoU", "Isophotal flux error %"]
+    labels = ["acc ↑", "error ↓", "nll ↓", "f1_70 ↑"]
     poll = client.get("/events/blend/leaderboard.json").get_json()
     times = ["Submitted (UTC)", "Training"]
     assert poll["columns"] == ["Rank", "Team", "Submission", *labels, *times]
     assert poll["classes"] == ["num", "", "", "num", "num", "num", "num", "time", "num time"]
     page = client.get("/events/blend/leaderboard").get_data(as_text=True)
-    assert '<th class="num">Isophotal flux error %</th>' in page
-    assert '<td class="num">0.5000</td>' in page
-    assert "flux_error" not in page
+    assert '<th class="num">error ↓</th>' in page
+    assert '<td class="num">0.50</td>' in page
+
+
+def test_board_shows_the_official_scores_standard_error(client, db):
+    submission = add_submission(db, add_team(db, add_event(db), "alpha"), "a1", public=0.5)
+    for score in submission.scores:
+        score.std_error = 0.04 if score.metric == "acc" else 0.5
+    db.commit()
+    cells = rows(client, "/events/blend/leaderboard.json")[0]
+    assert cells[3:7] == ["0.50 ± 0.04", "0.50", "0.25", "0.12"]
 
 
 def test_public_board_never_shows_private_scores_while_open(client, db):
     event = add_event(db)
-    add_submission(db, add_team(db, event, "alpha"), "a1", public=0.5, private=0.123456)
-    assert b"0.1235" not in client.get("/events/blend/leaderboard.json").data
-    assert b"0.1235" not in client.get("/events/blend/leaderboard").data
+    add_submission(db, add_team(db, event, "alpha"), "a1", public=0.5, private=0.33)
+    assert b"0.33" not in client.get("/events/blend/leaderboard.json").data
+    assert b"0.33" not in client.get("/events/blend/leaderboard").data
 
 
 def test_public_board_ignores_unscored_submissions(client, db):
@@ -122,7 +145,7 @@ def test_private_board_shown_to_instructors_while_open(client, db):
     login(client, add_user(db, "i@x.org", instructor=True))
     response = client.get("/events/blend/leaderboard/private")
     assert response.status_code == 200
-    assert b"0.4000" in response.data
+    assert b"0.40" in response.data
 
 
 def test_private_board_shown_to_everyone_after_close(client, db):
@@ -130,7 +153,7 @@ def test_private_board_shown_to_everyone_after_close(client, db):
     add_submission(db, add_team(db, event, "alpha"), "a1", public=0.5, private=0.4)
     response = client.get("/events/blend/leaderboard/private")
     assert response.status_code == 200
-    assert b"0.4000" in response.data
+    assert b"0.40" in response.data
 
 
 def test_private_board_moves_between_public_and_private_rank(client, db):
@@ -185,14 +208,15 @@ def test_refresh_after_a_new_score_reads_only_that_submission(db):
     team = add_team(db, event, "alpha")
     add_submission(db, team, "a1", public=0.5)
     add_submission(db, team, "a2", public=0.6, minute=1)
-    previous = load_entries(db, event.id)
+    previous = load_entries(db, event.id, SCORES)
     add_submission(db, team, "a3", public=0.9, minute=5)
     _, token = event_with_token(db, event.name)
     # Since the last finish seen (a2's, kept: the bound is inclusive), not from the start.
     since = max(e.finished_at for e in previous)
-    assert sorted(e.name for e in load_entries(db, event.id, finished_since=since)) == ["a2", "a3"]
-    refreshed = refresh_entries(db, event.id, token, previous)
-    assert sorted(refreshed, key=lambda e: e.submission_id) == load_entries(db, event.id)
+    later = load_entries(db, event.id, SCORES, finished_since=since)
+    assert sorted(e.name for e in later) == ["a2", "a3"]
+    refreshed = refresh_entries(db, event.id, SCORES, token, previous)
+    assert sorted(refreshed, key=lambda e: e.submission_id) == load_entries(db, event.id, SCORES)
 
 
 def test_refresh_reloads_everything_when_a_submission_left_the_board(db):
@@ -200,12 +224,12 @@ def test_refresh_reloads_everything_when_a_submission_left_the_board(db):
     team = add_team(db, event, "alpha")
     first = add_submission(db, team, "a1", public=0.5)
     add_submission(db, team, "a2", public=0.6, minute=1)
-    previous = load_entries(db, event.id)
+    previous = load_entries(db, event.id, SCORES)
     first.set_state(SubmissionState.QUEUED)  # re-queued by an instructor: off the board
     db.commit()
     add_submission(db, team, "a3", public=0.7, minute=10)
     _, token = event_with_token(db, event.name)
-    refreshed = refresh_entries(db, event.id, token, previous)
+    refreshed = refresh_entries(db, event.id, SCORES, token, previous)
     assert sorted(e.name for e in refreshed) == ["a2", "a3"]
 
 

@@ -6,10 +6,15 @@ from server.states import SubmissionState
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(16)
 
 
-def _score(db, submission, split, metric, value, fold=None):
+def _score(db, submission, split, metric, value, fold=None, std_error=None):
     db.add(
         SubmissionScore(
-            submission_id=submission.id, split=split, fold=fold, metric=metric, value=value
+            submission_id=submission.id,
+            split=split,
+            fold=fold,
+            metric=metric,
+            value=value,
+            std_error=std_error,
         )
     )
     db.commit()
@@ -42,25 +47,40 @@ def test_detail_shows_state_timings_and_public_scores(client, student, make_subm
         finished_at=started + timedelta(seconds=90),
         preview_png=PNG,
     )
-    _score(db, submission, ScoreSplit.VALID, "central_iou", 0.8125, fold=0)
-    _score(db, submission, ScoreSplit.PUBLIC, "central_iou", 0.75)
-    _score(db, submission, ScoreSplit.PRIVATE, "central_iou", 0.6875)
-    page = client.get(f"/submissions/{submission.id}").data
-    assert b"scored" in page
-    assert b"42.5 s" in page and b"90.0 s" in page
-    assert b"fold 0 valid" in page and b"0.8125" in page
-    assert b"<th>Central IoU</th>" in page  # the leaderboard's name for the score
-    assert b"0.7500" in page
-    assert b"0.6875" not in page  # private scores stay hidden while the event is open
-    assert f"/submissions/{submission.id}/preview.png".encode() in page
+    _score(db, submission, ScoreSplit.VALID, "acc", 0.8125, fold=0)
+    _score(db, submission, ScoreSplit.PUBLIC, "acc", 0.75, std_error=0.0625)
+    _score(db, submission, ScoreSplit.PRIVATE, "acc", 0.6875)
+    _score(db, submission, ScoreSplit.PUBLIC, "retired_score", 0.5)  # no longer in the kit
+    page = client.get(f"/submissions/{submission.id}").get_data(as_text=True)
+    assert "scored" in page
+    assert "42.5 s" in page and "90.0 s" in page
+    assert "fold 0 valid" in page and "0.81" in page  # at the kit's precision
+    assert "<th>acc ↑</th>" in page  # the leaderboard's header for the score
+    assert "0.75 ± 0.06" in page  # with its standard error on the public half
+    assert "0.69" not in page  # private scores stay hidden while the event is open
+    assert "retired_score" not in page
+    assert f"/submissions/{submission.id}/preview.png" in page
 
 
 def test_detail_shows_private_scores_once_closed(client, student, make_submission, db):
     submission = make_submission(student, state=SubmissionState.SCORED)
-    _score(db, submission, ScoreSplit.PRIVATE, "central_iou", 0.6875)
+    _score(db, submission, ScoreSplit.PRIVATE, "acc", 0.6875)
     student.event.state = EventState.CLOSED
     db.commit()
-    assert b"0.6875" in client.get(f"/submissions/{submission.id}").data
+    assert b"0.69" in client.get(f"/submissions/{submission.id}").data
+
+
+def test_detail_shows_the_kits_diagnostics_as_bars(client, student, make_submission, db):
+    breakdown = {"title": "acc by class", "score": "acc", "bins": ["setosa", "virginica"]}
+    submission = make_submission(
+        student,
+        state=SubmissionState.SCORED,
+        diagnostics=[{**breakdown, "values": [1.0, 0.5], "counts": [10, 12]}],
+    )
+    page = client.get(f"/submissions/{submission.id}").get_data(as_text=True)
+    assert "<h3>acc by class</h3>" in page
+    assert '<td>virginica</td><td class="num">12</td>' in page
+    assert 'style="width: 50.0%"' in page  # 0.5 drawn at half the best bin's bar
 
 
 def test_detail_shows_traceback_escaped(client, student, make_submission):
@@ -68,7 +88,7 @@ def test_detail_shows_traceback_escaped(client, student, make_submission):
         student,
         state=SubmissionState.FAILED,
         error_summary="ValueError in fit",
-        error_traceback='File "deblender.py", line 3\nValueError: <script>alert(1)</script>',
+        error_traceback='File "estimator.py", line 3\nValueError: <script>alert(1)</script>',
     )
     page = client.get(f"/submissions/{submission.id}").data
     assert b"ValueError in fit" in page

@@ -9,15 +9,12 @@ from server.states import SubmissionState
 from server.web.submission_rules import SubmissionRefusedError, check_rate
 
 
-def _upload(client, source, name="unet", extras=()):
-    data = {
-        "upload-name": name,
-        "upload-deblender": (
-            io.BytesIO(source.encode() if isinstance(source, str) else source),
-            "deblender.py",
-        ),
-        "upload-extras": [(io.BytesIO(content), filename) for filename, content in extras],
-    }
+def _upload(client, source, name="unet", extras=(), element="estimator.py"):
+    """Upload the kit's element file (``estimator.py``) and ``extras`` in one file input."""
+    content = source.encode() if isinstance(source, str) else source
+    files = [(io.BytesIO(content), element)]
+    files += [(io.BytesIO(extra), filename) for filename, extra in extras]
+    data = {"upload-name": name, "upload-files": files}
     return client.post(
         "/events/school/submit",
         data=data,
@@ -29,7 +26,7 @@ def _upload(client, source, name="unet", extras=()):
 def _edit(client, source, name="edited"):
     return client.post(
         "/events/school/submit",
-        data={"edit-name": name, "edit-source": source},
+        data={"edit-name": name, "edit-sources-0": source},
         follow_redirects=True,
     )
 
@@ -46,7 +43,7 @@ def test_upload_received_after_commit(client, student, db, good_source):
     assert submission.state == SubmissionState.QUEUED
     assert submission.team_id == student.id
     assert {f.name: f.content for f in submission.files} == {
-        "deblender.py": good_source.encode(),
+        "estimator.py": good_source.encode(),
         "weights.h5": b"\x89HDF",
     }
     assert response.request.path == f"/submissions/{submission.id}"
@@ -56,36 +53,31 @@ def test_edit_in_browser_received(client, student, db, good_source):
     response = _edit(client, good_source)
     assert b"Submission &#39;edited&#39; received" in response.data
     files = db.scalars(select(Submission)).one().files
-    assert [(f.name, f.content) for f in files] == [("deblender.py", good_source.encode())]
+    assert [(f.name, f.content) for f in files] == [("estimator.py", good_source.encode())]
 
 
 def test_edit_form_prefilled_with_starting_kit_then_last_submission(
     client, student, make_submission, db
 ):
     page = client.get("/events/school/submit").data
-    assert b"class Deblender:" in page  # the starting kit's file
+    assert b"def get_estimator():" in page  # the kit's starting kit
+    assert b"<code>estimator.py</code>" in page  # the kit's element, named in the editor
     submission = make_submission(student)
-    submission.files[0].content = b"# our best model\nclass Deblender: ..."
+    submission.files[0].content = b"# our best model\ndef get_estimator(): ..."
     db.commit()
     assert b"# our best model" in client.get("/events/school/submit").data
 
 
-@pytest.mark.parametrize(
-    ("source", "message"),
-    [
-        ("class Deblender(:\n", b"deblender.py does not parse: invalid syntax at line 1"),
-        ("def fit(X, y):\n    pass\n", b"must define a top-level class Deblender"),
-        (
-            "class Deblender:\n    def predict(self, X):\n        return X\n",
-            b"missing: fit.",
-        ),
-        ("class Deblender:\n    def fit(self, X, y):\n        pass\n", b"missing: predict."),
-    ],
-    ids=["parse-error", "no-deblender", "no-fit", "no-predict"],
-)
-def test_upload_bad_code_refused(client, student, db, source, message):
-    response = _upload(client, source)
-    assert message in response.data
+def test_upload_that_does_not_parse_refused(client, student, db):
+    response = _upload(client, "def get_estimator(:\n")
+    assert b"estimator.py does not parse: invalid syntax at line 1" in response.data
+    assert _names(db) == []
+
+
+def test_upload_without_the_kits_element_refused(client, student, db, good_source):
+    response = _upload(client, good_source, element="classifier.py")
+    expected = b"submissions are made of estimator.py; missing: estimator.py."
+    assert expected in response.data
     assert _names(db) == []
 
 
@@ -112,7 +104,7 @@ def test_too_big_file_refused(client, student, db, good_source):
     )
     big_code = good_source + "#" * 5000
     assert (
-        b"deblender.py is larger than the limit of 4,096 bytes" in _upload(client, big_code).data
+        b"estimator.py is larger than the limit of 4,096 bytes" in _upload(client, big_code).data
     )
     assert _names(db) == []
 
