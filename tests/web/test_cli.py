@@ -193,9 +193,7 @@ def test_export_results(cli, session, tmp_path):
     session.flush()
     for split, value in ((ScoreSplit.PUBLIC, 0.75), (ScoreSplit.PRIVATE, 0.625)):
         session.add(
-            SubmissionScore(
-                submission_id=submission.id, split=split, metric="acc", value=value
-            )
+            SubmissionScore(submission_id=submission.id, split=split, metric="acc", value=value)
         )
     session.commit()
     out = tmp_path / "results.csv"

@@ -14,9 +14,7 @@ def test_index_lists_open_events_not_drafts(client, make_event):
     assert b"rehearsal" not in page
 
 
-def test_event_page_shows_the_kits_description_scores_and_downloads(
-    client, make_event, kit_root
-):
+def test_event_page_shows_the_kits_description_scores_and_downloads(client, make_event, kit_root):
     (kit_root / "DESCRIPTION.md").write_text(
         "# Iris\n\nClassify *irises*.\n\n<script>alert(1)</script>\n"
     )
