@@ -10,6 +10,9 @@ from pathlib import Path
 
 # Never zipped: caches, and what ramp-test leaves behind in a submission folder.
 KIT_SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".git", "training_output"}
+# Public data up to this size goes into the starting kit itself, so that it runs as unzipped;
+# larger data is its own download (and the kit's README says how to make it).
+KIT_DATA_LIMIT_BYTES = 32 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
 
 
@@ -24,19 +27,31 @@ def _files_under(root: Path) -> Iterator[Path]:
                 yield path
 
 
-def kit_members(kit_dir: Path) -> list[tuple[Path, str]]:
-    """(file, name in the archive) for every file of the kit folder, as ramp-test uses it."""
-    return [
+def kit_members(kit_dir: Path, public_data_dir: Path | None = None) -> list[tuple[Path, str]]:
+    """(file, name in the archive) for every file of the kit folder, as ramp-test uses it,
+    and the public ``data/`` folder when it is small (see ``KIT_DATA_LIMIT_BYTES``)."""
+    members = [
         (path, path.relative_to(kit_dir).as_posix())
         for path in _files_under(kit_dir)
         if path.suffix != ".pyc"
     ]
+    data_dir = (public_data_dir or kit_dir) / "data"
+    kit_has_data = (kit_dir / "data").exists()
+    if public_data_dir is not None and data_dir.is_dir() and not kit_has_data:
+        data = [
+            (path, path.relative_to(data_dir.parent).as_posix()) for path in _files_under(data_dir)
+        ]
+        if sum(path.stat().st_size for path, _ in data) <= KIT_DATA_LIMIT_BYTES:
+            members += data
+    return members
 
 
-def starting_kit_zip(kit_dir: Path, cache_dir: Path, prefix: str) -> Path:
-    """The kit folder as a zip under ``prefix/``, rebuilt only when a file of the kit changed
-    (name, size or mtime)."""
-    members = kit_members(kit_dir)
+def starting_kit_zip(
+    kit_dir: Path, cache_dir: Path, prefix: str, public_data_dir: Path | None = None
+) -> Path:
+    """The kit folder (with its small public data) as a zip under ``prefix/``, rebuilt only
+    when a file of it changed (name, size or mtime)."""
+    members = kit_members(kit_dir, public_data_dir)
     digest = hashlib.sha256(prefix.encode())
     for path, name in members:
         stat = path.stat()

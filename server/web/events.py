@@ -144,12 +144,14 @@ def join_team(event_name: str) -> Response:
 def starting_kit(event_name: str) -> Response:
     event = get_event_or_404(event_name)
     cache_dir = Path(current_app.config["VAR_DIR"]) / "cache"
-    prefix = f"{event.name}-starting-kit"
+    kit_dir = Path(event.kit_dir)
+    # Unzipped under the kit folder's own name, as ramp-test and the kit's README know it.
+    archive = starting_kit_zip(kit_dir, cache_dir, kit_dir.name, Path(event.public_data_dir))
     return send_file(
-        starting_kit_zip(Path(event.kit_dir), cache_dir, prefix),
+        archive,
         mimetype="application/zip",
         as_attachment=True,
-        download_name=f"{prefix}.zip",
+        download_name=f"{event.name}-starting-kit.zip",
     )
 
 

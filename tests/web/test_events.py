@@ -125,14 +125,29 @@ def test_starting_kit_zip_holds_the_kit_folder(client, make_event):
     assert response.status_code == 200
     assert response.mimetype == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
+    assert "school-starting-kit.zip" in response.headers["Content-Disposition"]
     assert sorted(names) == [
-        "school-starting-kit/README.md",
-        "school-starting-kit/data/test.csv",
-        "school-starting-kit/data/train.csv",
-        "school-starting-kit/problem.py",
-        "school-starting-kit/submissions/logistic/estimator.py",
-        "school-starting-kit/submissions/starting_kit/estimator.py",
-    ]  # no __pycache__
+        "kit/README.md",
+        "kit/data/test.csv",
+        "kit/data/train.csv",
+        "kit/problem.py",
+        "kit/submissions/logistic/estimator.py",
+        "kit/submissions/starting_kit/estimator.py",
+    ]  # under the kit folder's name, without __pycache__
+
+
+def test_starting_kit_zip_adds_small_public_data_kept_apart(
+    client, make_event, kit_root, tmp_path
+):
+    public = tmp_path / "release"
+    public.mkdir()
+    (kit_root / "data").rename(public / "data")  # the release lives apart from the kit
+    make_event("school", public_data_dir=str(public))
+    names = zipfile.ZipFile(
+        io.BytesIO(client.get("/events/school/starting-kit.zip").data)
+    ).namelist()
+    assert "kit/data/train.csv" in names
+    assert "kit/problem.py" in names
 
 
 def test_starting_kit_zip_rebuilt_when_kit_changes(client, make_event, kit_root):
@@ -142,7 +157,7 @@ def test_starting_kit_zip_rebuilt_when_kit_changes(client, make_event, kit_root)
     names = zipfile.ZipFile(
         io.BytesIO(client.get("/events/school/starting-kit.zip").data)
     ).namelist()
-    assert "school-starting-kit/notes.md" in names
+    assert "kit/notes.md" in names
 
 
 def _data_dirs(tmp_path):
