@@ -9,9 +9,11 @@ reads). Hidden test set (server only, secret seed)::
 
     python -m ramp_kit.data --hidden 2000 --seed-env DEBLEND_HIDDEN_SEED --out DIR
 
-writes ``DIR/inputs/blends.fits`` (all a sandboxed submission sees) and
-``DIR/labels/{truth,catalogue}.fits``. Chunks are written to disk as they arrive, so memory use
-stays flat whatever the number of blends.
+writes ``DIR/data/test/{blends,truth,catalogue}.fits``: a ramp-workflow data folder whose test
+split is the hidden set, laid out as the student release's test split, so that the server reads
+it with the kit's own ``problem.get_test_data(DIR)``. Its blends are drawn from the split code
+``hidden``, so they share no galaxy with a student release even of the same seed. Chunks are
+written to disk as they arrive, so memory use stays flat whatever the number of blends.
 """
 
 from __future__ import annotations
@@ -44,8 +46,7 @@ _HEADER = {
 
 
 def _write_split(
-    blends_dir: Path,
-    labels_dir: Path,
+    split_dir: Path,
     n: int,
     seed: int,
     split: str,
@@ -53,18 +54,18 @@ def _write_split(
     progress: bool,
     header: dict[str, object],
 ) -> None:
-    """Simulate one split and stream it to ``blends_dir/blends.fits`` and ``labels_dir``."""
+    """Simulate one split and stream it to ``split_dir/{blends,truth,catalogue}.fits``."""
     records = np.empty(n, dtype=CATALOGUE_DTYPE)
     header = {**_HEADER, **header, "SPLIT": split}
     targets = (
-        allocate_cube(blends_dir / BLENDS_FILE, (n, STAMP_SIZE, STAMP_SIZE), header),
-        allocate_cube(labels_dir / TRUTH_FILE, (n, 2, STAMP_SIZE, STAMP_SIZE), header),
+        allocate_cube(split_dir / BLENDS_FILE, (n, STAMP_SIZE, STAMP_SIZE), header),
+        allocate_cube(split_dir / TRUTH_FILE, (n, 2, STAMP_SIZE, STAMP_SIZE), header),
     )
     for start, _, _, chunk_records in iter_chunks(
         n, seed, SPLIT_CODES[split], jobs, progress, targets=targets
     ):
         records[start : start + len(chunk_records)] = chunk_records
-    catalogue_table(records).write(labels_dir / CATALOGUE_FILE, overwrite=True)
+    catalogue_table(records).write(split_dir / CATALOGUE_FILE, overwrite=True)
 
 
 def generate_student_release(
@@ -78,18 +79,17 @@ def generate_student_release(
     """Write the train and (labelled) local test sets to ``out_dir/data/{train,test}``."""
     out_dir = Path(out_dir)
     for split, n in (("train", n_train), ("test", n_test)):
-        split_dir = out_dir / "data" / split
-        _write_split(split_dir, split_dir, n, seed, split, jobs, progress, {"SEED": seed})
+        _write_split(out_dir / "data" / split, n, seed, split, jobs, progress, {"SEED": seed})
     return out_dir
 
 
 def generate_hidden_set(
     out_dir: Path, n: int, seed: int, jobs: int | None = None, progress: bool = True
 ) -> Path:
-    """Write the server's hidden test set: ``out_dir/inputs`` (blends) and ``out_dir/labels``.
+    """Write the server's hidden test set as the test split of ``out_dir/data/test``.
 
-    ``seed`` is a server secret: it is not written in any file, and the public seed is refused
-    because its galaxies are in the students' hands.
+    ``problem.get_test_data(out_dir)`` reads it. ``seed`` is a server secret: it is not written
+    in any file, and the public seed is refused because its galaxies are in the students' hands.
     """
     if seed == PUBLIC_SEED:
         raise ValueError(
@@ -97,7 +97,7 @@ def generate_hidden_set(
             "regenerate it. Use a secret seed, e.g. `--seed-env DEBLEND_HIDDEN_SEED`."
         )
     out_dir = Path(out_dir)
-    _write_split(out_dir / "inputs", out_dir / "labels", n, seed, "hidden", jobs, progress, {})
+    _write_split(out_dir / "data" / "test", n, seed, "hidden", jobs, progress, {})
     return out_dir
 
 

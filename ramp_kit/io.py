@@ -1,11 +1,13 @@
 """Read and write a data split as FITS files that astronomers can open.
 
-A split directory (``data/train``, ``data/test``, a hidden set) holds:
+A split directory (``data/train``, ``data/test``; the server's hidden set is the ``data/test``
+split of its own folder) holds:
 
 - ``blends.fits``: primary image HDU, shape (N, 128, 128) float32, the noisy blends.
 - ``truth.fits``: primary image HDU, shape (N, 2, 128, 128) float32, the noiseless image of
   the central galaxy (index 0) and of its companion (index 1).
-- ``catalogue.fits``: a binary table, one row per blend (fluxes, magnitudes, radii, positions).
+- ``catalogue.fits``: a binary table, one row per blend (fluxes, magnitudes, radii, positions,
+  morphology).
 
 Images are stored uncompressed and unscaled so that astropy memory-maps them: opening the
 10,000-blend train set reads no pixel until it is used.
@@ -83,12 +85,3 @@ def read_catalogue(split_dir: Path) -> Table:
 def read_split(split_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """``(X, y)`` of a split: blends (N, 128, 128) and truth images (N, 128, 128, 2)."""
     return read_blends(split_dir), read_truth(split_dir)
-
-
-def hidden_halves(n_blends: int) -> tuple[slice, slice]:
-    """The public and private halves of a hidden test set of ``n_blends`` blends.
-
-    The simulator draws every blend independently, so the first half is as random as any.
-    """
-    half = n_blends // 2
-    return slice(0, half), slice(half, n_blends)

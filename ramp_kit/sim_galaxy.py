@@ -22,6 +22,8 @@ from ramp_kit.sim_params import SERSIC_B, Galaxy
 # Pixels of the noiseless image below this level are left out of the galaxy's stamp.
 EXTENT_LEVEL = 0.02 * NOISE_SIGMA
 PSF_MARGIN = 4  # px added around the galaxy's extent for the PSF wings
+# Around a knot, a point source: its PSF's Airy rings stay above EXTENT_LEVEL farther out.
+KNOT_MARGIN = 8
 # Largest half-size of a galaxy's stamp (px), so that its FFT stays within 192-256 pixels. Only
 # the brightest bulges (mag < 19) reach it; 95 px out they are below ~0.2 sigma of the noise.
 MAX_HALF_SIZE = 95
@@ -81,36 +83,49 @@ def _bulge(galaxy: Galaxy, radius: float, gsparams: galsim.GSParams) -> galsim.G
     return bulge.shear(q=galaxy.bulge_axis_ratio, beta=galaxy.angle * galsim.degrees)
 
 
-def profile(galaxy: Galaxy, rng: galsim.BaseDeviate, radius: float) -> galsim.GSObject:
-    """Bulge (de Vaucouleurs) + inclined disk (+ knots), before the PSF.
+def profile(galaxy: Galaxy, radius: float) -> galsim.GSObject:
+    """The smooth light before the PSF: inclined disk, bulge and off-centre clump.
 
-    Only pixels within ``radius`` (px) of the centre will be kept, which bounds the bulge.
+    Only pixels within ``radius`` (px) of the centre will be kept, which bounds the bulge. The
+    knots are added in Fourier space by ``_add_knots``.
     """
     gsparams = _gsparams(_folding_threshold(galaxy.flux))
-    beta = galaxy.angle * galsim.degrees
     bulge_flux = galaxy.flux * galaxy.bulge_fraction
-    disk_flux = galaxy.flux - bulge_flux
-    knot_flux = disk_flux * galaxy.knot_fraction
+    clump_flux = galaxy.flux * galaxy.clump_fraction
+    disk_flux = galaxy.flux - bulge_flux - clump_flux - galaxy.flux * galaxy.knot_fraction
     # A thin exponential disk seen with axis ratio q (an area-preserving shear, as in GalSim's
     # own galaxy simulations): five times cheaper to draw than galsim.InclinedExponential.
-    disk = galsim.Exponential(
-        half_light_radius=galaxy.disk_hlr * PIXEL_SCALE,
-        flux=disk_flux - knot_flux,
-        gsparams=gsparams,
-    ).shear(q=galaxy.disk_axis_ratio, beta=beta)
-    parts = [disk]
+    parts = [
+        galsim.Exponential(
+            half_light_radius=galaxy.disk_hlr * PIXEL_SCALE, flux=disk_flux, gsparams=gsparams
+        ).shear(q=galaxy.disk_axis_ratio, beta=galaxy.angle * galsim.degrees)
+    ]
     if bulge_flux > 0.0:
         parts.append(_bulge(galaxy, radius, gsparams))
-    if galaxy.n_knots > 0:
-        knots = galsim.RandomKnots(
-            galaxy.n_knots,
-            half_light_radius=galaxy.disk_hlr * PIXEL_SCALE,
-            flux=knot_flux,
-            rng=rng,
-            gsparams=gsparams,
+    if clump_flux > 0.0:
+        clump = galsim.Exponential(
+            half_light_radius=galaxy.clump_hlr * PIXEL_SCALE, flux=clump_flux, gsparams=gsparams
         )
-        parts.append(knots.shear(q=galaxy.disk_axis_ratio, beta=beta))
+        parts.append(clump.shift(galaxy.clump_dx * PIXEL_SCALE, galaxy.clump_dy * PIXEL_SCALE))
     return galsim.Sum(parts)
+
+
+def _add_knots(kimage: galsim.Image, galaxy: Galaxy, shift: tuple[float, float]) -> None:
+    """Add the star-forming knots (point sources) to the galaxy's Fourier image, in place.
+
+    A point of flux f at (x, y) is f exp(-i (kx x + ky y)); the phases factor into a row and a
+    column term, so all knots cost one small matrix product instead of one GalSim object each.
+    """
+    if not galaxy.knots:
+        return
+    offsets = np.asarray(galaxy.knots) * PIXEL_SCALE + shift  # arcsec
+    n_ky, n_kx = kimage.array.shape
+    kx = kimage.scale * np.arange(n_kx)  # kimage bounds: kx in [0, N/2], ky in [-N/2, N/2]
+    ky = kimage.scale * np.arange(-(n_ky // 2), n_ky // 2 + 1)
+    flux = galaxy.flux * galaxy.knot_fraction / len(offsets)
+    rows = np.exp(-1j * np.outer(ky, offsets[:, 1])) * flux
+    columns = np.exp(-1j * np.outer(offsets[:, 0], kx))
+    kimage.array[...] += rows @ columns
 
 
 @lru_cache(maxsize=32)
@@ -138,16 +153,27 @@ def _sersic_extent(flux: float, hlr: float, n: int, boost: float) -> float:
 
 def extent(galaxy: Galaxy) -> float:
     """Radius (px, major axis) beyond which the galaxy is fainter than EXTENT_LEVEL."""
-    disk_flux = galaxy.flux * (1.0 - galaxy.bulge_fraction)
-    bulge_flux = galaxy.flux - disk_flux
+    # The knots are points, placed on their own below.
+    smooth = 1.0 - galaxy.bulge_fraction - galaxy.clump_fraction - galaxy.knot_fraction
+    disk_flux = galaxy.flux * smooth
+    bulge_flux = galaxy.flux * galaxy.bulge_fraction
     # An area-preserving shear stretches the major axis by 1/sqrt(q).
     disk = _sersic_extent(disk_flux, galaxy.disk_hlr, 1, 1.0) / math.sqrt(galaxy.disk_axis_ratio)
     bulge_q = galaxy.bulge_axis_ratio
     bulge = _sersic_extent(bulge_flux, galaxy.bulge_hlr, 4, 1.0) / math.sqrt(bulge_q)
-    return max(disk, bulge)
+    radius = max(disk, bulge)
+    if galaxy.clump_fraction > 0.0:
+        clump_flux = galaxy.flux * galaxy.clump_fraction
+        offset = math.hypot(galaxy.clump_dx, galaxy.clump_dy)
+        radius = max(radius, offset + _sersic_extent(clump_flux, galaxy.clump_hlr, 1, 1.0))
+    if galaxy.knots:
+        # Knots are point sources: every one is far above EXTENT_LEVEL, so all of them count.
+        farthest = max(math.hypot(dx, dy) for dx, dy in galaxy.knots)
+        radius = max(radius, farthest + KNOT_MARGIN - PSF_MARGIN)
+    return radius
 
 
-def draw_galaxy(galaxy: Galaxy, rng: galsim.BaseDeviate, size: int = STAMP_SIZE) -> np.ndarray:
+def draw_galaxy(galaxy: Galaxy, size: int = STAMP_SIZE) -> np.ndarray:
     """The noiseless galaxy on the ``size`` x ``size`` blend grid, float64, in e-/s per pixel."""
     ix, iy = round(galaxy.x), round(galaxy.y)
     # Half-size of the galaxy's own stamp: its extent, never more than needed to reach the
@@ -159,7 +185,7 @@ def draw_galaxy(galaxy: Galaxy, rng: galsim.BaseDeviate, size: int = STAMP_SIZE)
     stamp = galsim.ImageF(2 * half + 1, 2 * half + 1, scale=PIXEL_SCALE)
     stamp.setCenter(0, 0)
     folding = _folding_threshold(galaxy.flux)
-    intrinsic = profile(galaxy, rng, half)
+    intrinsic = profile(galaxy, half)
     gsparams = _gsparams(folding)
     # The full convolution only sizes the k-grid (its maxk and stepk); nothing is drawn from it.
     observed = galsim.Convolve(
@@ -168,6 +194,7 @@ def draw_galaxy(galaxy: Galaxy, rng: galsim.BaseDeviate, size: int = STAMP_SIZE)
     kimage, wrap_size = observed.drawFFT_makeKImage(stamp)
     shift = ((galaxy.x - ix) * PIXEL_SCALE, (galaxy.y - iy) * PIXEL_SCALE)
     intrinsic.shift(shift)._drawKImage(kimage)
+    _add_knots(kimage, galaxy, shift)
     kimage.array[...] *= _psf_kimage(folding, kimage.bounds, kimage.scale)
     observed.drawFFT_finish(stamp, kimage, wrap_size, add_to_image=False)
     image = np.zeros((size, size))

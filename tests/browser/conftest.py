@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from livestack import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    DEBLENDING_KIT,
     POSTGRES_ENV,
     make_event_data,
     postgres_schema,
@@ -112,7 +113,7 @@ def live_server(
     public, hidden = event_data
     deblend_cli("init-db")
     deblend_cli(
-        "create-event", EVENT, "--title", "Deblending school",
+        "create-event", EVENT, "--title", "Deblending school", "--kit", str(DEBLENDING_KIT),
         "--public-data", str(public), "--hidden-data", str(hidden),
         "--min-gap", "0", "--timeout", "300", "--memory-mb", "2048",
     )  # fmt: skip

@@ -41,7 +41,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 POSTGRES_ENV = "DEBLEND_TEST_POSTGRES_URL"
-# A real submission: the central galaxy is a disk of radius 12 px at the stamp centre.
+# A real submission of the deblending kit: the blend's light within 12 px of the stamp centre
+# is the central galaxy's, the rest the companion's.
 DISK_DEBLENDER = """\
 import numpy as np
 
@@ -54,10 +55,22 @@ class Deblender:
         n, height, width = X.shape
         yy, xx = np.mgrid[:height, :width]
         disk = (yy - height / 2) ** 2 + (xx - width / 2) ** 2 < 12**2
-        proba = np.zeros((n, height, width, 2), dtype=np.float32)
-        proba[..., 0] = disk
-        return proba
+        images = np.zeros((n, height, width, 2), dtype=np.float32)
+        images[..., 0] = X * disk
+        images[..., 1] = X * ~disk
+        return images
 """
+# The kit the live events run, and its official score as the boards label it.
+DEBLENDING_KIT = REPO_ROOT / "ramp_kit"
+
+
+def official_score():  # noqa: ANN201
+    """The deblending kit's official score (server.kit.ScoreInfo)."""
+    from server.kit import kit_info
+
+    return kit_info(DEBLENDING_KIT).official
+
+
 # Scoring on a loaded two-core machine: a local Dask cluster, then two sandboxed runs.
 SCORING_TIMEOUT = 420.0
 
@@ -106,10 +119,12 @@ def make_event_data(root: Path) -> tuple[Path, Path]:
     public, hidden = root / "student", root / "hidden"
     generate_student_release(public, n_train=16, n_test=8, jobs=1, progress=False)
     generate_hidden_set(hidden, n=8, seed=918_273, jobs=1, progress=False)
-    # The sandbox runs as an unprivileged uid: it must read the release and the hidden inputs.
-    for folder in (public, *public.rglob("*"), hidden, hidden / "inputs"):
+    # The sandbox runs as an unprivileged uid: it must read the release; only the worker reads
+    # the hidden set, outside the sandbox.
+    for folder in (public, *public.rglob("*")):
         if folder.is_dir():
             folder.chmod(0o755)
+    hidden.chmod(0o700)
     return public, hidden
 
 
@@ -121,7 +136,6 @@ def write_config(path: Path, var_dir: Path, database_url: str) -> Path:
         f'secret_key = "{uuid.uuid4().hex}"\n'
         f'data_root = "{var_dir / "data"}"\n'
         f'scratch_dir = "{var_dir / "scratch"}"\n'
-        "hidden_seed = 918273\n"
         "local_workers = 1\n"
         "dispatcher_poll_seconds = 0.5\n"
     )

@@ -11,7 +11,7 @@ import io
 import re
 
 import pytest
-from livestack import DISK_DEBLENDER, SCORING_TIMEOUT, tail
+from livestack import DISK_DEBLENDER, SCORING_TIMEOUT, official_score, tail
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -41,7 +41,7 @@ def upload(page: Page) -> int:
     page.get_by_role("link", name="Submit", exact=True).click()
     form = page.locator("form", has=page.get_by_role("button", name="Upload and submit"))
     form.get_by_label("Submission name").fill(SUBMISSION)
-    form.locator("input[type=file][name='upload-deblender']").set_input_files(
+    form.locator("input[type=file][name='upload-files']").set_input_files(
         {"name": "deblender.py", "mimeType": "text/x-python", "buffer": DISK_DEBLENDER.encode()}
     )
     form.get_by_role("button", name="Upload and submit").click()
@@ -102,8 +102,11 @@ def test_upload_appears_on_open_leaderboard_then_in_private_ranking_and_csv(
     columns = header(board)
     assert columns[:3] == ["Rank", "Team", "Submission"]
     assert cells[:3] == ["1", TEAM, SUBMISSION]
-    public_iou = cells[columns.index("Central IoU")]
-    assert re.fullmatch(r"0\.\d{4}", public_iou), f"expected a public IoU, got {public_iou!r}"
+    official = official_score()
+    label = f"{official.name} {'↓' if official.lower_is_better else '↑'}"
+    public_cell = cells[columns.index(label)]
+    number = rf"-?\d+\.\d{{{official.precision}}}"
+    assert re.fullmatch(rf"{number}( ± {number})?", public_cell), public_cell
     expect(board.locator("[data-board-status]")).to_contain_text("Updates live")
     assert script_errors == []
 
@@ -124,8 +127,8 @@ def test_upload_appears_on_open_leaderboard_then_in_private_ranking_and_csv(
     assert columns[:5] == ["Rank", "Public rank", "Move", "Team", "Submission"]
     cells = row_cells(instructor, submission_id)
     assert cells[:5] == ["1", "1", "=", TEAM, SUBMISSION]
-    private_iou = cells[columns.index("Central IoU")]
-    assert cells[columns.index("Public Central IoU")] == public_iou
+    private_cell = cells[columns.index(label)]
+    assert cells[columns.index(f"public {label}")] == public_cell
 
     with instructor.expect_download() as download_info:
         instructor.get_by_role("link", name="CSV", exact=True).click()
@@ -136,5 +139,6 @@ def test_upload_appears_on_open_leaderboard_then_in_private_ranking_and_csv(
     rows = list(csv.DictReader(io.StringIO(saved.read_text())))
     assert [(r["rank"], r["team"], r["submission"]) for r in rows] == [("1", TEAM, SUBMISSION)]
     assert rows[0]["submission_id"] == str(submission_id)
-    assert f"{float(rows[0]['private_central_iou']):.4f}" == private_iou
-    assert f"{float(rows[0]['public_central_iou']):.4f}" == public_iou
+    for split, cell in (("private", private_cell), ("public", public_cell)):
+        value = float(rows[0][f"{split}_{official.name}"])
+        assert cell.startswith(f"{value:.{official.precision}f}")

@@ -11,8 +11,9 @@ from astropy.io import fits
 
 from ramp_kit.constants import PUBLIC_SEED
 from ramp_kit.data import generate_hidden_set, main
-from ramp_kit.io import hidden_halves, read_blends, read_catalogue, read_split, read_truth
+from ramp_kit.io import read_blends, read_catalogue, read_split, read_truth
 from ramp_kit.simulate import SPLIT_CODES, simulate_blends
+from ramp_kit.splits import get_test_data
 
 HIDDEN_SEED = 424242
 N_HIDDEN = 30  # more than one chunk of 25
@@ -51,26 +52,31 @@ def test_cli_student_release_matches_the_simulator(student):
     assert list(read_catalogue(split)["central_id"]) == list(catalogue["central_id"])
 
 
-def test_hidden_set_inputs_hold_no_labels(hidden):
-    assert sorted(p.name for p in (hidden / "inputs").iterdir()) == ["blends.fits"]
-    assert sorted(p.name for p in (hidden / "labels").iterdir()) == [
+def test_hidden_set_is_the_test_split_of_a_data_folder(hidden):
+    # The layout of a student release's test split: the kit's own reader takes it.
+    split = hidden / "data" / "test"
+    assert sorted(p.name for p in split.iterdir()) == [
+        "blends.fits",
         "catalogue.fits",
         "truth.fits",
     ]
-    header = fits.getheader(hidden / "inputs" / "blends.fits")
-    assert "SEED" not in header  # the secret seed is written nowhere
+    assert sorted(p.name for p in hidden.iterdir()) == ["data"]
+    assert sorted(p.name for p in (hidden / "data").iterdir()) == ["test"]
+    X, y = get_test_data(hidden)  # noqa: N806
+    assert X.shape == (N_HIDDEN, 128, 128) and y.shape == (N_HIDDEN, 128, 128, 2)
+    header = fits.getheader(split / "blends.fits")
+    assert "SEED" not in header and header["SPLIT"] == "hidden"  # the secret seed is nowhere
 
 
 def test_hidden_set_chunks_written_in_order(hidden):
     blends, truth, _ = simulate_blends(N_HIDDEN, HIDDEN_SEED, SPLIT_CODES["hidden"], jobs=1)
-    np.testing.assert_array_equal(read_blends(hidden / "inputs"), blends)
-    np.testing.assert_array_equal(read_truth(hidden / "labels"), truth.transpose(0, 2, 3, 1))
-    public, private = hidden_halves(len(read_blends(hidden / "inputs")))
-    assert (public.stop - public.start, private.stop - private.start) == (15, 15)
+    split = hidden / "data" / "test"
+    np.testing.assert_array_equal(read_blends(split), blends)
+    np.testing.assert_array_equal(read_truth(split), truth.transpose(0, 2, 3, 1))
 
 
 def test_hidden_set_shares_no_blend_with_student_release(student, hidden):
-    hidden_catalogue = read_catalogue(hidden / "labels")
+    hidden_catalogue = read_catalogue(hidden / "data" / "test")
     hidden_ids = set(hidden_catalogue["central_id"]) | set(hidden_catalogue["companion_id"])
     hidden_fluxes = set(hidden_catalogue["central_flux"]) | set(hidden_catalogue["companion_flux"])
     for split in ("train", "test"):
@@ -87,7 +93,7 @@ def test_hidden_set_shares_no_blend_with_student_release(student, hidden):
 def test_generate_hidden_set_refuses_public_seed(tmp_path):
     with pytest.raises(ValueError, match="public seed 2019"):
         generate_hidden_set(tmp_path, 2, PUBLIC_SEED, jobs=1, progress=False)
-    assert not (tmp_path / "inputs").exists()
+    assert not (tmp_path / "data").exists()
 
 
 def test_cli_hidden_refuses_public_seed(tmp_path, capsys):
@@ -121,7 +127,7 @@ def test_cli_module_writes_hidden_set_from_seed_variable(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "simulating hidden" in result.stderr  # the progress bar
     expected, _, _ = simulate_blends(2, HIDDEN_SEED, SPLIT_CODES["hidden"], jobs=1)
-    np.testing.assert_array_equal(read_blends(tmp_path / "inputs"), expected)
+    np.testing.assert_array_equal(read_blends(tmp_path / "data" / "test"), expected)
 
 
 def test_cli_hidden_rejects_student_sizes(tmp_path, capsys):

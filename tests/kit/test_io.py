@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from ramp_kit.io import hidden_halves, read_blends, read_catalogue, read_split, write_split
+from ramp_kit.io import read_blends, read_catalogue, read_split, write_split
 
 
 def _split(n=3, size=4):
@@ -52,9 +52,3 @@ def test_write_split_rejects_mismatched_truth(tmp_path):
     blends, truth, catalogue = _split()
     with pytest.raises(ValueError, match=r"expected \(N, 2, H, W\)"):
         write_split(tmp_path, blends, truth[:2], catalogue)
-
-
-def test_hidden_halves_split_odd_set_without_overlap():
-    public, private = hidden_halves(5)
-    assert (public, private) == (slice(0, 2), slice(2, 5))
-    assert [*range(5)[public], *range(5)[private]] == [0, 1, 2, 3, 4]
