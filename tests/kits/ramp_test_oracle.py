@@ -17,7 +17,43 @@ import pandas as pd
 from rampwf.utils.combine import get_score_cv_bags
 from rampwf.utils.testing import assert_read_problem, assert_submission
 
+from server.engine.job import JobKind, JobLimits, JobSpec
 from server.engine.scoring_step import hidden_halves
+from server.engine.worker import run_job
+
+Scores = dict[tuple[str, int | None, str], float]
+
+
+def server_scores(
+    kit_dir: Path,
+    public_dir: Path,
+    hidden_dir: Path,
+    submission_dir: Path,
+    split_seed: int,
+    scratch: Path,
+) -> Scores:
+    """(split, fold, metric) -> value as the platform's worker scores the submission."""
+    files = {path.name: path.read_bytes() for path in submission_dir.iterdir() if path.is_file()}
+    spec = JobSpec(
+        submission_id=1,
+        attempt=0,
+        kind=JobKind.FULL,
+        files=files,
+        kit_dir=str(kit_dir),
+        public_data_dir=str(public_dir),
+        hidden_data_dir=str(hidden_dir),
+        hidden_split_seed=split_seed,
+        limits=JobLimits(
+            timeout_seconds=3600,
+            memory_limit_mb=12288,
+            max_processes=512,
+            disk_limit_mb=1024,
+            output_limit_mb=8192,
+        ),
+    )
+    result = run_job(spec, scratch)
+    assert result.error_summary is None, (result.error_summary, result.error_traceback)
+    return {(row.split, row.fold, row.metric): row.value for row in result.scores}
 
 
 def joined_data_dir(public_dir: Path, hidden_dir: Path, out: Path) -> Path:
@@ -36,7 +72,7 @@ def ramp_test_scores(
     submission_dir: Path,
     split_seed: int,
     work_dir: Path,
-) -> dict[tuple[str, int | None, str], float]:
+) -> Scores:
     """(split, fold, metric) -> value as ramp-test computes them, hidden halves included."""
     data_dir = joined_data_dir(public_dir, hidden_dir, work_dir / "data")
     submissions = work_dir / "submissions"
@@ -50,7 +86,7 @@ def ramp_test_scores(
     )
     problem = assert_read_problem(str(kit_dir))
     output = submissions / "candidate" / "training_output"
-    scores: dict[tuple[str, int | None, str], float] = {}
+    scores: Scores = {}
     test_predictions = []
     fold = 0
     while (output / f"fold_{fold}").is_dir():
