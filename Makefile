@@ -40,6 +40,7 @@ bench: venv
 	$(PY) bench/bench_scoring.py
 	$(PY) bench/bench_engine.py
 	$(PY) bench/bench_leaderboard.py
+	$(PY) bench/bench_slurm.py  # as root, with Slurm up: deploy/dask/one-node-slurm.sh
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -1,12 +1,12 @@
-"""Engine benchmark: latency, overhead, worker utilisation and dispatcher memory.
+"""Engine benchmark: latency, overhead, worker utilisation and dispatcher memory, per kit.
 
-    .venv/bin/python bench/bench_engine.py [--workers 4] [--real 40] [--tiny 200]
-                                           [--memory-jobs 1000] [--poll 0.5]
+    .venv/bin/python bench/bench_engine.py [--kits deblending morphology] [--workers 4]
+                                           [--real 40] [--tiny 200] [--memory-jobs 1000]
 
-Runs the real dispatcher on a LocalCluster. Latency, overhead and the first utilisation run use
-the real worker (``run_job_task``: bubblewrap sandbox, scoring) on tiny generated data (16 train,
-8 test, 8 hidden blends) and a trivial submission that predicts a centred disk and prints
-timestamps: at import, and around its own fit/predict. The second utilisation run and the
+Runs the real dispatcher on a LocalCluster. For each kit, latency, overhead and the first
+utilisation run use the real worker (``run_job_task``: bubblewrap sandbox, ramp-workflow's loop,
+scoring outside) on small data made by the kit's own generator, and a trivial submission that
+prints timestamps: at import, and around its own fit/predict. The second utilisation run and the
 memory run use a stand-in job (it sleeps for the "student" time), so that their numbers are the
 engine's own: queueing, Dask, database. Every job records when it ran in the scratch folder.
 
@@ -20,20 +20,22 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 from sqlalchemy import func, select
 
-from ramp_kit.data import generate_hidden_set, generate_student_release
 from server.db import Base, make_engine, make_session_factory
 from server.engine.cluster import Connection, local_cluster
 from server.engine.dispatcher import Dispatcher
+from server.kit import kit_info
 from server.models import Event, Submission, SubmissionFile, Team
 from server.states import SubmissionState
 
@@ -42,9 +44,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from tests.engine.helpers import DaskProcesses  # noqa: E402 (real scheduler and workers)
 
-N_TRAIN, N_TEST, N_HIDDEN = 16, 8, 8
-# The trivial submission: a centred disk for the central galaxy, nothing for the companion.
-DISK_DEBLENDER = """\
+# The trivial deblender: the whole blend as the central galaxy, nothing for the companion.
+TRIVIAL_DEBLENDER = """\
 import time
 
 print(f"BENCH import {time.time():.6f}", flush=True)
@@ -60,12 +61,71 @@ class Deblender:
 
     def predict(self, blends):
         start = time.time()
-        yy, xx = np.mgrid[:128, :128] - 63.5
-        pred = np.zeros((len(blends), 128, 128, 2), dtype=np.float32)
-        pred[..., 0] = (xx**2 + yy**2 < 12**2).astype(np.float32)
+        images = np.zeros((*np.shape(blends), 2), dtype=np.float32)
+        images[..., 0] = blends
         print(f"BENCH student {start:.6f} {time.time():.6f}", flush=True)
-        return pred
+        return images
 """
+# The trivial classifier: class priors.
+TRIVIAL_ESTIMATOR = """\
+import time
+
+print(f"BENCH import {time.time():.6f}", flush=True)
+
+from sklearn.dummy import DummyClassifier
+
+
+class Timed(DummyClassifier):
+    def fit(self, X, y):
+        start = time.time()
+        fitted = super().fit(X, y)
+        print(f"BENCH student {start:.6f} {time.time():.6f}", flush=True)
+        return fitted
+
+    def predict_proba(self, X):
+        start = time.time()
+        proba = super().predict_proba(X)
+        print(f"BENCH student {start:.6f} {time.time():.6f}", flush=True)
+        return proba
+
+
+def get_estimator():
+    return Timed(strategy="prior")
+"""
+
+
+# The generators read a hidden set's seed from the environment only.
+SEED_VARIABLE = "BENCH_HIDDEN_SEED"
+
+
+@dataclass(frozen=True)
+class BenchKit:
+    """A kit of the repository, how to make small data for it, and its trivial submission."""
+
+    kit: Path
+    public_command: list[str]
+    hidden_command: list[str]
+    source: str
+
+    @property
+    def element_file(self) -> str:
+        return kit_info(self.kit).element_files[0]
+
+
+KITS = {
+    "deblending": BenchKit(
+        ROOT / "ramp_kit",
+        ["-m", "ramp_kit.data", "--n-train", "16", "--n-test", "8", "--jobs", "1", "--quiet"],
+        ["-m", "ramp_kit.data", "--hidden", "8", "--seed-env", SEED_VARIABLE, "--quiet"],
+        TRIVIAL_DEBLENDER,
+    ),
+    "morphology": BenchKit(
+        ROOT / "kits" / "morphology",
+        ["kits/morphology/prepare_data.py", "--n-train", "200", "--n-test", "50"],
+        ["kits/morphology/prepare_data.py", "--hidden", "100", "--seed-env", SEED_VARIABLE],
+        TRIVIAL_ESTIMATOR,
+    ),
+}
 
 
 def _make_real_job():
@@ -90,7 +150,7 @@ def _make_standin_job():
         from server.engine.job import JobOutcome, JobResult
 
         start = time.time()
-        time.sleep(json.loads(spec.files["deblender.py"])["sleep"])
+        time.sleep(json.loads(next(iter(spec.files.values())))["sleep"])
         end = time.time()
         record = {"start": start, "end": end, "log": f"BENCH student {start} {end}\n"}
         record["outcome"] = "succeeded"
@@ -107,19 +167,24 @@ def _make_standin_job():
     return standin_job
 
 
-def make_data(root: Path) -> tuple[Path, Path]:
-    """A tiny student release and hidden set, readable by the sandbox's unprivileged uid."""
-    release = generate_student_release(root / "release", N_TRAIN, N_TEST, jobs=1, progress=False)
-    hidden = generate_hidden_set(root / "hidden", N_HIDDEN, seed=7, jobs=1, progress=False)
-    for folder in (root, release, hidden):
-        folder.chmod(0o755)
-    for path in [*release.rglob("*"), *(hidden / "inputs").rglob("*"), hidden / "inputs"]:
+def make_data(root: Path, bench_kit: BenchKit) -> tuple[Path, Path]:
+    """Small public and hidden data, by the kit's own generator; the public data readable by
+    the sandbox's unprivileged uid."""
+    public, hidden = root / "public", root / "hidden"
+    for folder, command in (
+        (public, bench_kit.public_command),
+        (hidden, bench_kit.hidden_command),
+    ):
+        argv = [sys.executable, *command, "--out", str(folder)]
+        env = {**os.environ, SEED_VARIABLE: "7"}
+        subprocess.run(argv, cwd=ROOT, env=env, check=True)
+    for path in [root, *public.rglob("*"), public]:
         path.chmod(0o755 if path.is_dir() else 0o644)
-    return release, hidden
+    return public, hidden
 
 
-def setup(root: Path, release: Path, hidden: Path, n_teams: int = 4):
-    """A database with one event (n_folds 1, 60 s limit) and ``n_teams`` teams."""
+def setup(root: Path, bench_kit: BenchKit, public: Path, hidden: Path, n_teams: int = 4):
+    """A database with one event of the kit (60 s limit) and ``n_teams`` teams."""
     engine = make_engine(f"sqlite:///{root / 'bench.sqlite'}")
     Base.metadata.create_all(engine)
     factory = make_session_factory(engine)
@@ -128,7 +193,8 @@ def setup(root: Path, release: Path, hidden: Path, n_teams: int = 4):
             Event(
                 name="bench",
                 title="Bench",
-                public_data_dir=str(release),
+                kit_dir=str(bench_kit.kit),
+                public_data_dir=str(public),
                 hidden_data_dir=str(hidden),
                 timeout_seconds=60,
                 memory_limit_mb=2048,
@@ -139,15 +205,13 @@ def setup(root: Path, release: Path, hidden: Path, n_teams: int = 4):
     return factory
 
 
-def add(factory, n: int, source: str, n_teams: int = 4) -> list[tuple[int, float]]:
+def add(factory, n: int, source: str, element: str, n_teams: int = 4) -> list[tuple[int, float]]:
     """Queue ``n`` submissions; returns (id, time of the commit that queued it)."""
     out = []
     with factory() as session:
         for i in range(n):
             sub = Submission(event_id=1, team_id=1 + i % n_teams, name=f"s{time.monotonic_ns()}")
-            sub.files.append(
-                SubmissionFile(name="deblender.py", content=source.encode(), sha256="0")
-            )
+            sub.files.append(SubmissionFile(name=element, content=source.encode(), sha256="0"))
             session.add(sub)
             session.commit()
             out.append((sub.id, time.time()))
@@ -187,11 +251,18 @@ class Run:
     """A dispatcher of its own event and database, on the shared cluster, on a thread."""
 
     def __init__(
-        self, root, connection: Connection, job: Callable, poll: float, release, hidden
+        self,
+        root: Path,
+        connection: Connection,
+        job: Callable,
+        poll: float,
+        bench_kit: BenchKit,
+        data: tuple[Path, Path],
     ) -> None:
         root.mkdir(parents=True)
         self.root = root
-        self.factory = setup(root, release, hidden)
+        self.element = bench_kit.element_file
+        self.factory = setup(root, bench_kit, *data)
         self.dispatcher = Dispatcher(
             self.factory,
             "bench",
@@ -204,6 +275,9 @@ class Run:
         self.thread = threading.Thread(target=self.dispatcher.run, args=(self.stop,), daemon=True)
         self.thread.start()
 
+    def add(self, n: int, source: str) -> list[tuple[int, float]]:
+        return add(self.factory, n, source, self.element)
+
     def close(self) -> None:
         self.stop.set()
         self.thread.join(30)
@@ -211,7 +285,7 @@ class Run:
 
     def utilisation(self, n: int, source: str, workers: int) -> tuple[float, float]:
         """(wall seconds, % of worker time spent in jobs) for ``n`` submissions at once."""
-        subs = add(self.factory, n, source)
+        subs = self.add(n, source)
         t0 = time.time()
         wall = wait_done(self.factory, 1800) - t0
         busy = 0.0
@@ -223,8 +297,39 @@ class Run:
         return wall, 100 * busy / (workers * wall)
 
 
+def real_rows(name: str, run: Run, args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    """(a) latency, (b) overhead, one real submission at a time, then (c) utilisation."""
+    source = KITS[name].source
+    latencies, to_task, overheads, in_worker = [], [], [], []
+    for i in range(args.latency_runs):
+        # Arrivals at independent times, not in step with the dispatcher's passes.
+        time.sleep(args.poll * (i + 0.5) / args.latency_runs)
+        [(sid, queued)] = run.add(1, source)
+        done = wait_done(run.factory, 300)
+        check, full = record(run.root, sid, "quick_check"), record(run.root, sid, "full")
+        latencies.append(check["import"] - queued)
+        to_task.append(check["start"] - queued)
+        overheads.append((done - queued - check["student"] - full["student"]) / 2)
+        for job in (check, full):
+            in_worker.append(job["end"] - job["start"] - job["student"])
+    if not_scored(run.factory):
+        raise RuntimeError(f"the trivial {name} submission was not scored: see {run.root}")
+    rows = [
+        (f"[{name}] (a) queued -> student code imported", "< 1 s", _seconds(latencies)),
+        ("    of which queued -> worker task started", "", _seconds(to_task)),
+        (f"[{name}] (b) engine overhead per job, end to end", "< 3 s", _seconds(overheads)),
+        ("    of which inside the worker task", "", _seconds(in_worker)),
+    ]
+    if args.real:
+        wall, busy = run.utilisation(args.real, source, args.workers)
+        label = f"[{name}] (c) busy, {args.real} real submissions, {args.workers} workers"
+        rows.append((label, "> 90 %", f"{busy:.1f} % (wall {wall:.0f} s)"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--kits", nargs="+", choices=sorted(KITS), default=sorted(KITS))
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--latency-runs", type=int, default=5)
     parser.add_argument("--real", type=int, default=40, help="real submissions, utilisation")
@@ -233,58 +338,38 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.5)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    root.chmod(0o755)
     rows: list[tuple[str, str, str]] = []
     load_start = os.getloadavg()
-    release, hidden = make_data(root)
+    data = {name: make_data(root / "data" / name, KITS[name]) for name in args.kits}
     cluster = local_cluster(args.workers)
     runs: list[Run] = []
     dask_processes = None
+    first = args.kits[0]
     try:
-        # (a)-(b) Latency and overhead, one real submission at a time on an idle cluster.
-        real = Run(
-            root / "real",
-            Connection(cluster=cluster),
-            _make_real_job(),
-            args.poll,
-            release,
-            hidden,
-        )
-        runs.append(real)
-        latencies, to_task, overheads, in_worker = [], [], [], []
-        for i in range(args.latency_runs):
-            # Arrivals at independent times, not in step with the dispatcher's passes.
-            time.sleep(args.poll * (i + 0.5) / args.latency_runs)
-            [(sid, queued)] = add(real.factory, 1, DISK_DEBLENDER)
-            done = wait_done(real.factory, 300)
-            check, full = record(real.root, sid, "quick_check"), record(real.root, sid, "full")
-            latencies.append(check["import"] - queued)
-            to_task.append(check["start"] - queued)
-            overheads.append((done - queued - check["student"] - full["student"]) / 2)
-            for job in (check, full):
-                in_worker.append(job["end"] - job["start"] - job["student"])
-        if not_scored(real.factory):
-            raise RuntimeError(f"the disk submission was not scored: see {real.root}")
-        rows.append(("(a) queued -> student code imported", "< 1 s", _seconds(latencies)))
-        rows.append(("    of which queued -> worker task started", "", _seconds(to_task)))
-        rows.append(("(b) engine overhead per job, end to end", "< 3 s", _seconds(overheads)))
-        rows.append(("    of which inside the worker task", "", _seconds(in_worker)))
-        # (c) Utilisation: real sandboxed jobs, then stand-in jobs of 0.5 s each.
-        if args.real:
-            wall, busy = real.utilisation(args.real, DISK_DEBLENDER, args.workers)
-            label = f"(c) busy, {args.real} real submissions, {args.workers} workers"
-            rows.append((label, "> 90 %", f"{busy:.1f} % (wall {wall:.0f} s)"))
-        real.close()  # a dispatcher records the workers' jobs: only one may watch them
+        for name in args.kits:
+            real = Run(
+                root / f"real-{name}",
+                Connection(cluster=cluster),
+                _make_real_job(),
+                args.poll,
+                KITS[name],
+                data[name],
+            )
+            runs.append(real)
+            rows += real_rows(name, real, args)
+            real.close()  # a dispatcher records the workers' jobs: only one may watch them
+        # (c) Utilisation with stand-in jobs of 0.5 s each: the engine's own share.
         standin = Run(
             root / "standin",
             Connection(cluster=cluster),
             _make_standin_job(),
             args.poll,
-            release,
-            hidden,
+            KITS[first],
+            data[first],
         )
         runs.append(standin)
-        source = json.dumps({"sleep": 0.5})
-        wall, busy = standin.utilisation(args.tiny, source, args.workers)
+        wall, busy = standin.utilisation(args.tiny, json.dumps({"sleep": 0.5}), args.workers)
         label = f"(c) busy, {args.tiny} stand-in submissions (0.5 s jobs)"
         rows.append((label, "> 90 %", f"{busy:.1f} % (wall {wall:.0f} s)"))
         standin.close()
@@ -297,15 +382,15 @@ def main() -> None:
             Connection(address=dask_processes.address),
             _make_standin_job(),
             args.poll,
-            release,
-            hidden,
+            KITS[first],
+            data[first],
         )
         runs.append(memory)
         process = psutil.Process()
         rss = [process.memory_info().rss / 2**20]
         t0 = time.time()
         for _ in range(4):
-            add(memory.factory, args.memory_jobs // 8, json.dumps({"sleep": 0.0}))
+            memory.add(args.memory_jobs // 8, json.dumps({"sleep": 0.0}))
             wait_done(memory.factory, 1800)
             rss.append(process.memory_info().rss / 2**20)
         rows.append(
@@ -325,7 +410,7 @@ def main() -> None:
             dask_processes.close()
     load = ", ".join(f"{a:.1f}/{b:.1f}" for a, b in zip(load_start, os.getloadavg(), strict=True))
     print(f"\n{os.cpu_count()} cores; load average 1/5/15 min, start/end: {load}")
-    print(f"poll {args.poll} s, {args.workers} workers, data {N_TRAIN}/{N_TEST}/{N_HIDDEN}\n")
+    print(f"poll {args.poll} s, {args.workers} workers\n")
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'target':<7}  result")
     for name, target, value in rows:

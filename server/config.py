@@ -56,6 +56,8 @@ def default_settings(var_dir: Path) -> dict[str, Any]:
         "DASK_CLUSTER": None,
         "DASK_SLURM": {},
         "DASK_SLURM_JOBS": 1,
+        # A Slurm worker idle this long is released, so an idle event holds no GPU (seconds).
+        "DASK_SLURM_IDLE_SECONDS": 300,
         # The address students open, e.g. "https://deblend.school.org". Setting it declares a
         # production set-up: the web app then refuses a missing, short or example SECRET_KEY
         # (check_web_settings), and cookies are Secure when it is https.

@@ -19,6 +19,7 @@ from server.config import CONFIG_ENV, load_settings
 from server.db import make_engine, make_session_factory
 from server.engine.cluster import connect
 from server.engine.dispatcher import Dispatcher
+from server.engine.worker_plugins import WorkerHostCheck
 from server.models import Event
 
 
@@ -30,7 +31,14 @@ def serve(settings: dict[str, Any], event_name: str, stop: threading.Event) -> N
         if event is None:
             raise SystemExit(f"no event named {event_name!r}: create it first, then start this")
         use_gpu = event.use_gpu
+        needed = {
+            "the event's kit": event.kit_dir,
+            "the public data": event.public_data_dir,
+            "the hidden set": event.hidden_data_dir,
+        }
     connection = connect(settings, gpu=use_gpu)
+    # Every worker, now and later, checks its host for what this event's jobs need.
+    connection.require(WorkerHostCheck.here(needed, settings["SCRATCH_DIR"]))
     dispatcher = Dispatcher(
         session_factory,
         event_name,

@@ -91,6 +91,10 @@ def reconcile(
     ):
         results.requeue_after_fault(submission, event.max_retries, count_retry=False)
         return [flights.pop(submission.id)]
+    if view.key_states.get(flight.key) in ("queued", "no-worker"):
+        # Waiting for a worker (on Slurm, for its job to start): its time limit starts later.
+        submission.started_at = utcnow()
+        return []
     elapsed = (utcnow() - submission.started_at).total_seconds()
     limit = dispatcher.limits(event, results.kind_for(submission.state)).timeout_seconds
     if elapsed > limit + dispatcher.watchdog_margin:

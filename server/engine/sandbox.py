@@ -1,16 +1,23 @@
 """Run one command in a bubblewrap sandbox under time, memory, process and disk limits.
 
-bwrap starts as root without a user namespace, so that it can bind any host path read-only, then
-``setpriv`` drops the sandboxed program to an unprivileged host uid with no capabilities: unlike
-root (even a namespaced one, whose host uid is still 0), that uid is bound by RLIMIT_NPROC and
-cannot signal the worker. Every namespace but the user one is unshared (network: loopback only).
-The only writable places are size-capped tmpfs (/tmp = /scratch, /dev/shm); files come back
-through a pipe (fd ``$DEBLEND_RESULT_FD``: frames ``b"<name> <size>\\n"`` + bytes), size-capped.
+Root mode (the worker is root): bwrap starts without a user namespace, so that it can bind any
+host path read-only, then ``setpriv`` drops the sandboxed program to an unprivileged host uid
+with no capabilities: unlike root (even a namespaced one, whose host uid is still 0), that uid is
+bound by RLIMIT_NPROC and cannot signal the worker.
+
+Rootless mode (the worker is an ordinary user, ``sandbox_host.py``): bwrap unshares a user
+namespace too, maps the worker's uid to an unprivileged uid inside, and ``prlimit`` sets
+RLIMIT_NPROC inside it, where the kernel counts the job's tasks alone. The worker's processes
+share its host uid but live outside the pid namespace: the job can neither see nor signal them.
+
+In both, every other namespace is unshared (network: loopback only); the only writable places
+are size-capped tmpfs (/tmp = /scratch, /dev/shm); files come back through a pipe (fd
+``$DEBLEND_RESULT_FD``: frames ``b"<name> <size>\\n"`` + bytes), size-capped. The student's
+processes die with the worker (``--die-with-parent``).
 """
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import os
 import shutil
@@ -26,15 +33,24 @@ from pathlib import Path
 import psutil
 
 from server.engine.exceptions import SandboxUnavailableError
+from server.engine.sandbox_host import (
+    SandboxMode,
+    bind_problems,
+    bwrap_disables_userns,
+    check_available,
+    drop_to,
+)
 from server.engine.streams import LogCapture, ResultCollector
 
 RESULT_FD_ENV = "DEBLEND_RESULT_FD"
 SCRATCH = "/scratch"  # HOME and working folder inside; a link to the capped /tmp
 SHM_MB = 64
-KIT_PACKAGES = ("ramp_kit",)
 # Host uids handed to sandboxes: one per job, so RLIMIT_NPROC counts that job's tasks only.
 UID_BASE = 200_000
 _uid_counter = itertools.count()
+# The runs of this process, each with the reasons it was asked to stop (stop_running).
+_stops: dict[int, list[str]] = {}
+_stops_lock = threading.Lock()
 POLL_SECONDS = 0.1
 LOG_FLUSH_SECONDS = 0.5
 GPU_POLL_SECONDS = 1.0
@@ -46,7 +62,7 @@ KERNEL_OOM_FRACTION = 0.8
 class SandboxLimits:
     timeout_seconds: float
     memory_limit_mb: int
-    max_processes: int  # tasks (processes and threads) of the sandbox's uid
+    max_processes: int  # tasks (processes and threads) of the job
     disk_limit_mb: int  # size of the /scratch tmpfs
     output_limit_mb: int  # total size of the files sent back
 
@@ -59,6 +75,7 @@ class SandboxSpec:
     limits: SandboxLimits
     forbidden: list[Path] = field(default_factory=list)  # host paths never to be visible
     use_gpu: bool = False
+    mode: SandboxMode | None = None  # None: $DEBLEND_SANDBOX_MODE, else by the worker's uid
 
 
 @dataclass
@@ -74,22 +91,8 @@ class SandboxRun:
     result_error: str | None  # the returned files broke the protocol or the size cap
 
 
-def check_available() -> None:
-    """Raise :class:`SandboxUnavailableError` unless bwrap, setpriv and prlimit are here."""
-    missing = [tool for tool in ("bwrap", "setpriv", "prlimit") if shutil.which(tool) is None]
-    if missing:
-        raise SandboxUnavailableError(
-            f"missing {', '.join(missing)}: install bubblewrap and util-linux on the worker"
-        )
-    if os.geteuid() != 0:
-        raise SandboxUnavailableError(
-            f"the worker runs as uid {os.geteuid()}, expected root: the sandbox drops to a "
-            "fresh unprivileged uid per job, which needs root to start"
-        )
-
-
 def system_binds(made: set[str]) -> list[str]:
-    """bwrap arguments for the read-only system: /usr, the loader, Python and the kit."""
+    """bwrap arguments for the read-only system: /usr, the loader and Python."""
     args: list[str] = ["--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         if os.path.islink(top):
@@ -99,21 +102,12 @@ def system_binds(made: set[str]) -> list[str]:
     for path in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"):
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
-    # The interpreter, the venv and (for an editable install) the kit and scoring packages.
-    roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), *kit_packages()}
+    # The interpreter and the venv; the kit comes with the job's own binds.
+    roots = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
     for root in sorted(roots):
         if not any(root.startswith(other + os.sep) for other in roots):
             args += _parents(root, made) + ["--ro-bind", root, root]
     return args
-
-
-def kit_packages() -> list[str]:
-    """Folders of the packages the sandbox imports from the project: ramp_kit and scoring."""
-    folders = []
-    for package in KIT_PACKAGES:
-        module = sys.modules.get(package) or importlib.import_module(package)
-        folders += [os.path.realpath(p) for p in module.__path__ if os.path.isdir(p)]
-    return folders
 
 
 def _parents(path: str, made: set[str]) -> list[str]:
@@ -126,15 +120,27 @@ def _parents(path: str, made: set[str]) -> list[str]:
     return args
 
 
-def build_command(spec: SandboxSpec, result_fd: int, uid: int) -> list[str]:
-    """The full command line: prlimit, then bwrap, then setpriv, then ``spec.argv``."""
+def build_command(
+    spec: SandboxSpec, result_fd: int, uid: int, mode: SandboxMode = SandboxMode.ROOT
+) -> list[str]:
+    """The full command line. Root mode: prlimit, bwrap, setpriv to ``uid``, ``spec.argv``.
+    Rootless: bwrap with a user namespace (``uid`` inside), prlimit inside, ``spec.argv``."""
     limits = spec.limits
-    args = ["prlimit", f"--nproc={limits.max_processes}", "--core=0", "--"]
-    args += ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+    nproc = f"--nproc={limits.max_processes}"
+    if mode is SandboxMode.ROOT:
+        args = ["prlimit", nproc, "--core=0", "--", "bwrap"]
+    else:
+        # Not before bwrap: a limit set outside counts every task of the worker's uid.
+        args = [*drop_to(uid), "prlimit", "--core=0", "--", "bwrap", "--unshare-user"]
+        args += ["--uid", str(uid), "--gid", str(uid)]
+        if bwrap_disables_userns():
+            args += ["--disable-userns"]  # no nested namespaces: less kernel within reach
+    args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
     args += ["--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    # setpriv needs these to switch uid; it drops them (and the bounding set) before exec.
-    for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"):
-        args += ["--cap-add", cap]
+    if mode is SandboxMode.ROOT:
+        # setpriv needs these to switch uid; it drops them (and the bounding set) before exec.
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"):
+            args += ["--cap-add", cap]
     # The capped tmpfs is /tmp itself (/scratch links to it), mounted first: a system path under
     # /tmp (a checkout in /tmp) is then bound inside it instead of clashing with it.
     args += ["--perms", "1777", "--size", str(limits.disk_limit_mb * 2**20), "--tmpfs", "/tmp"]
@@ -159,6 +165,8 @@ def build_command(spec: SandboxSpec, result_fd: int, uid: int) -> list[str]:
     for key, value in {**spec.env, RESULT_FD_ENV: str(result_fd)}.items():
         args += ["--setenv", key, value]
     args += ["--chdir", SCRATCH, "--"]
+    if mode is SandboxMode.ROOTLESS:
+        return args + ["prlimit", nproc, "--"] + spec.argv
     args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
     args += ["--inh-caps=-all", "--bounding-set=-all", "--"]
     return args + spec.argv
@@ -183,14 +191,50 @@ def next_uid() -> int:
     return uid_range()[next(_uid_counter) % 64]
 
 
+def stop_running(reason: str) -> int:
+    """Stop every sandbox this process runs, at once (its worker is closing): each of their
+    :func:`run_sandboxed` calls raises :class:`SandboxUnavailableError` with ``reason``.
+    Returns how many were running."""
+    with _stops_lock:
+        for reasons in _stops.values():
+            reasons.append(reason)
+        return len(_stops)
+
+
 def run_sandboxed(
     spec: SandboxSpec, results_dir: Path, log_sink: Callable[[str], None] | None = None
 ) -> SandboxRun:
-    """Run ``spec`` to its end or its limits; files it returns land in ``results_dir``."""
-    check_available()
+    """Run ``spec`` to its end or its limits; files it returns land in ``results_dir``.
+
+    Raises :class:`SandboxUnavailableError` when no sandbox can start here, or when the sandbox
+    was stopped by the worker's shutdown (:func:`stop_running`, or a signal from outside):
+    neither is the student's doing.
+    """
+    mode = check_available(spec.mode)
+    sources = [Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix)]
+    problems = bind_problems(sources + [Path(source) for source, _ in spec.binds], mode)
+    if problems:
+        raise SandboxUnavailableError("; ".join(problems))
+    stop: list[str] = []
+    with _stops_lock:
+        _stops[id(stop)] = stop
+    try:
+        return _run(spec, mode, results_dir, log_sink, stop)
+    finally:
+        with _stops_lock:
+            del _stops[id(stop)]
+
+
+def _run(
+    spec: SandboxSpec,
+    mode: SandboxMode,
+    results_dir: Path,
+    log_sink: Callable[[str], None] | None,
+    stop: list[str],
+) -> SandboxRun:
     limits = spec.limits
     read_fd, write_fd = os.pipe()
-    command = build_command(spec, write_fd, next_uid())
+    command = build_command(spec, write_fd, next_uid(), mode)
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -229,6 +273,8 @@ def run_sandboxed(
             peak_mb = max(peak_mb, _memory_mb(tree))
             if peak_gpu_mb is not None and now - last_gpu >= GPU_POLL_SECONDS:
                 peak_gpu_mb, last_gpu = max(peak_gpu_mb, _gpu_mb({p.pid for p in tree})), now
+            if stop:
+                break
             if now - started > limits.timeout_seconds:
                 timed_out = True
                 break
@@ -243,9 +289,15 @@ def run_sandboxed(
     for thread in threads:
         thread.join(timeout=5)
     log.flush()
+    if stop:
+        raise SandboxUnavailableError(f"{stop[0]}: the job goes back to the queue")
     returncode = proc.returncode
     if returncode in (-signal.SIGKILL, 128 + signal.SIGKILL) and not timed_out:
         out_of_memory = out_of_memory or peak_mb > KERNEL_OOM_FRACTION * limits.memory_limit_mb
+    if returncode is not None and returncode < 0 and not (timed_out or out_of_memory):
+        # bwrap itself was killed, and not by us: the job cannot reach it (another pid
+        # namespace; in root mode, another uid), so the worker is being stopped.
+        raise SandboxUnavailableError(stopped_message(-returncode))
     return SandboxRun(
         returncode=returncode,
         timed_out=timed_out,
@@ -256,6 +308,18 @@ def run_sandboxed(
         log_tail=log.tail(),
         result_files=collector.files,
         result_error=collector.error,
+    )
+
+
+def stopped_message(signum: int) -> str:
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    return (
+        f"the sandbox was stopped from outside by {name}: the worker is shutting down (its "
+        "Slurm job cancelled or at its walltime, its service stopped); the job is not the "
+        "student's fault and goes back to the queue"
     )
 
 

@@ -27,6 +27,7 @@ from server.engine.exceptions import (
 )
 from server.engine.job import JobKind, JobOutcome, JobResult, JobSpec
 from server.engine.sandbox import SandboxLimits, SandboxRun, SandboxSpec, run_sandboxed
+from server.engine.sandbox_host import SandboxMode, wanted_mode
 from server.kit import KitError, load_problem
 
 ENTRY = Path(__file__).with_name("sandbox_entry.py")
@@ -122,7 +123,9 @@ def sandbox_spec(spec: JobSpec, submission_dir: Path, inputs_dir: Path) -> Sandb
     for source, _ in binds:
         if not source.exists():
             raise EngineError(f"{source} is missing on this worker: deploy the event's files")
-        if source.is_dir() and source.stat().st_mode & 0o005 != 0o005:
+        # Root mode only: a rootless job runs as the worker's own user (sandbox_host.py).
+        root_mode = wanted_mode() is SandboxMode.ROOT
+        if root_mode and source.is_dir() and source.stat().st_mode & 0o005 != 0o005:
             raise EngineError(
                 f"{source} is not readable by other users, and the sandbox runs as an "
                 f"unprivileged uid: `chmod -R o+rX {source}` (never the hidden data)"

@@ -39,7 +39,8 @@ def create_event_db(url: str, **event_fields: Any) -> None:
     engine = make_engine(url)
     Base.metadata.create_all(engine)
     with make_session_factory(engine)() as session:
-        fields = {"name": "ev", "title": "Ev", "public_data_dir": "/p", "hidden_data_dir": "/h"}
+        fields = {"name": "ev", "title": "Ev", "kit_dir": "/k"}
+        fields |= {"public_data_dir": "/p", "hidden_data_dir": "/h"}
         session.add(Event(**(fields | event_fields)))
         session.add_all([Team(event_id=1, name="a"), Team(event_id=1, name="b")])
         session.commit()
