@@ -1,10 +1,11 @@
-"""Image predictions for ramp-workflow: (N, 128, 128, 2) probabilities per blend.
+"""Image predictions for ramp-workflow: (N, 128, 128, 2) deblended images per blend.
 
 ramp-workflow's ``BasePrediction`` handles 1-D and 2-D arrays only; this class keeps its
 contract (constructors, CV slices, NaN-marked missing images, ``combine``) for stacks of
-images. Channel 0 is the probability that a pixel belongs to the central galaxy, channel 1
-to its companion. Ground truth (``y_true``) is stored as given: the truth images, which the
-score types threshold themselves.
+images. Channel 0 is the central galaxy's deblended image, channel 1 its companion's, in
+e-/s. Ground truth (``y_true``) is stored as given: the noiseless truth images, of the same
+shape. A submission's predictions are checked once, when they leave it
+(``ramp_kit.workflow.check_prediction``); the check here only guards the container's shape.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ COMBINE_CHUNK = 64
 
 
 class Predictions(BasePrediction):
-    """Per-pixel (central, companion) probabilities of N blends, shape (N, 128, 128, 2).
+    """Deblended (central, companion) images of N blends, shape (N, 128, 128, 2), e-/s.
 
     Build it from exactly one of ``y_pred`` (predictions), ``y_true`` (truth images) or
     ``n_samples`` (an empty, NaN-filled container for combining folds); ``fold_is`` keeps
@@ -72,7 +73,7 @@ class Predictions(BasePrediction):
         if len(shape) != 4 or tuple(shape[1:]) != self.image_shape:
             raise ValueError(
                 f"Wrong y_pred dimensions: expected (N, {', '.join(map(str, self.image_shape))})"
-                f" (central, companion probabilities per pixel), got {shape}"
+                f" (central and companion images of each blend), got {shape}"
             )
 
     @classmethod

@@ -1,36 +1,51 @@
 """The deblending challenge as a ramp-workflow problem (``ramp-test`` reads this module).
 
-Score types: ``central_iou`` (official), ``companion_iou``, ``overlap_iou``, ``flux_error``.
+A submission's ``Deblender.predict`` returns the deblended images (N, 128, 128, 2) in e-/s:
+channel 0 the central galaxy, channel 1 its companion, each as it would look alone and
+without noise (``DESCRIPTION.md`` beside this module explains the task and every score).
+
+Score types, the official one first: ``central_flux_error``, ``companion_flux_error``,
+``central_flux_bias``, ``central_outlier_fraction``, ``image_residual``, ``central_iou``.
 Data: ``<path>/data/train`` and ``<path>/data/test`` (see ``ramp_kit.io``). With
 ``RAMP_TEST_MODE`` set (``ramp-test --quick-test``) only the first blends are used. The
 number of CV folds is read from ``DEBLEND_N_FOLDS`` (default 1: one shuffled 80/20 split,
 since every fold costs GPU time on the server).
+
+Optional hooks for a platform that hosts the kit: ``preview_png`` (a picture of a few
+predictions) and ``diagnostics`` (the official score broken down by blend properties).
 """
 
-from ramp_kit.constants import MASK_THRESHOLD
+from ramp_kit.diagnostics import diagnostics
 from ramp_kit.predictions import Predictions
+from ramp_kit.preview import preview_png
+from ramp_kit.scoring.central_flux_bias import CentralFluxBias
+from ramp_kit.scoring.central_flux_error import CentralFluxError
 from ramp_kit.scoring.central_iou import CentralIoU
-from ramp_kit.scoring.companion_iou import CompanionIoU
-from ramp_kit.scoring.flux_error import FluxError
-from ramp_kit.scoring.overlap_iou import OverlapIoU
+from ramp_kit.scoring.central_outlier_fraction import CentralOutlierFraction
+from ramp_kit.scoring.companion_flux_error import CompanionFluxError
+from ramp_kit.scoring.image_residual import ImageResidual
 from ramp_kit.splits import get_cv, get_test_data, get_train_data
 from ramp_kit.workflow import DeblenderWorkflow
 
 __all__ = [
     "Predictions",
+    "diagnostics",
     "get_cv",
     "get_test_data",
     "get_train_data",
+    "preview_png",
     "problem_title",
     "score_types",
     "workflow",
 ]
 
-problem_title = "Galaxy deblending: segment a central galaxy and its companion"
+problem_title = "Galaxy deblending: recover the image of a central galaxy and its companion"
 workflow = DeblenderWorkflow()
 score_types = [
-    CentralIoU(mask_threshold=MASK_THRESHOLD),
-    CompanionIoU(mask_threshold=MASK_THRESHOLD),
-    OverlapIoU(mask_threshold=MASK_THRESHOLD),
-    FluxError(),
+    CentralFluxError(),
+    CompanionFluxError(),
+    CentralFluxBias(),
+    CentralOutlierFraction(),
+    ImageResidual(),
+    CentralIoU(),
 ]

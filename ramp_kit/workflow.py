@@ -2,8 +2,9 @@
 
 A submission is a folder holding ``deblender.py``, which defines ``class Deblender`` with
 ``fit(X, y)`` and ``predict(X)``. ``X`` is a native-endian float32 array of blends
-(n, 128, 128), ``y`` the truth images (n, 128, 128, 2); ``predict`` returns probabilities
-(n, 128, 128, 2) in [0, 1], channel 0 for the central galaxy and 1 for its companion.
+(n, 128, 128) in e-/s, ``y`` the truth images (n, 128, 128, 2); ``predict`` returns the
+deblended images (n, 128, 128, 2) in e-/s, channel 0 the central galaxy and 1 its
+companion, each as it would look alone and without noise.
 
 Submissions are plain Python: unlike ramp-workflow's own workflows, the source is not run
 through its keyword sanitizer (which forbids ``open``), so a submission may read files it
@@ -71,26 +72,47 @@ def native_rows(array: np.ndarray, rows: np.ndarray | slice | None = None) -> np
 
 
 def check_prediction(y_pred: Any, n_images: int) -> np.ndarray:
-    """``y_pred`` as float32 if it is (n_images, 128, 128, 2) finite values in [0, 1]."""
+    """``y_pred`` as float32 if it is (n_images, 128, 128, 2) finite real numbers.
+
+    The one check of a submission's predictions, with what was expected, what came, and
+    the fix. Integers and float64 are accepted and converted; negative values are allowed
+    (a noisy estimate of a faint pixel may be below zero).
+    """
     expected = (n_images, *IMAGE_SHAPE)
     try:
-        array = np.asarray(y_pred, dtype=np.float32)
-    except (TypeError, ValueError) as error:
+        raw = np.asarray(y_pred)
+    except ValueError as error:  # e.g. a ragged list of images
         raise ValueError(
-            f"Deblender.predict should return a numpy array of shape {expected}, "
-            f"got {type(y_pred).__name__} that is not a float array: {error}"
+            f"Deblender.predict should return a numpy array of shape {expected}, got "
+            f"{type(y_pred).__name__} that does not make one: {error}"
         ) from error
+    if raw.dtype.kind == "b":
+        raise ValueError(
+            "Deblender.predict should return deblended images (float32, e-/s), got a "
+            "boolean array; to deblend with masks, return the blend times the masks, "
+            "e.g. X[..., None] * masks"
+        )
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(
+            f"Deblender.predict should return real numbers (float32, e-/s) of shape "
+            f"{expected}, got dtype {raw.dtype}; return np.asarray(images, dtype=np.float32)"
+        )
+    with np.errstate(over="ignore"):  # float64 beyond float32's range: refused below
+        array = raw.astype(np.float32, copy=False)
     if array.shape != expected:
         raise ValueError(
-            f"Deblender.predict should return shape {expected} (one central and one "
-            f"companion probability per pixel of each blend), got {array.shape}"
+            f"Deblender.predict should return shape {expected} (the central and the "
+            f"companion image of each blend, channels last), got {array.shape}"
         )
-    # min/max propagate NaN, so this one check also refuses NaN and infinities.
-    low, high = float(array.min()), float(array.max())
-    if not (0.0 <= low and high <= 1.0):
+    # min and max propagate NaN and keep infinities: two passes, no temporary array.
+    if array.size and not (np.isfinite(array.min()) and np.isfinite(array.max())):
+        bad = ~np.isfinite(array)
+        blends = np.flatnonzero(bad.any(axis=(1, 2, 3)))
         raise ValueError(
-            "Deblender.predict should return finite probabilities in [0, 1], got values "
-            f"from {low:.4g} to {high:.4g}; apply a sigmoid or softmax, or np.clip(y, 0, 1)"
+            f"Deblender.predict should return finite values, got {int(bad.sum())} NaN or "
+            f"infinite pixels in {len(blends)} blends (the first: blend {blends[0]}); "
+            f"float64 values beyond 3.4e38 overflow float32. Replace them, e.g. "
+            f"np.nan_to_num(y_pred, nan=0.0, posinf=0.0, neginf=0.0)"
         )
     return array
 
@@ -141,6 +163,6 @@ class DeblenderWorkflow:
         trained_model: TrainedDeblender,
         X_array: np.ndarray,  # noqa: N803
     ) -> np.ndarray:
-        """Probabilities (n, 128, 128, 2) of the trained ``Deblender`` on every blend."""
+        """Deblended images (n, 128, 128, 2) of the trained ``Deblender``, checked."""
         X = native_rows(X_array)  # noqa: N806
         return check_prediction(trained_model.predict(X), len(X))

@@ -1,8 +1,10 @@
-"""The base of the image score types: shape checks, and scoring several types in one pass.
+"""The base of the score types: shape checks, per-blend values, and scoring in one pass.
 
 Every score sees the whole test set at once: ``y_true`` holds the noiseless truth images
-(N, H, W, 2) and ``y_pred`` the predicted probabilities (N, H, W, 2), channel 0 for the
-central galaxy and channel 1 for its companion.
+(N, H, W, 2) and ``y_pred`` the deblended images (N, H, W, 2), channel 0 the central galaxy
+and channel 1 its companion, in e-/s. A score is an aggregate (a mean, by default) of one
+value per blend: ``per_blend`` gives those values, for error bars or a breakdown by blend
+property, and ``aggregate`` turns any subset of them into the score.
 """
 
 from __future__ import annotations
@@ -29,19 +31,30 @@ def check_image_shapes(name: str, y_true: np.ndarray, y_pred: np.ndarray) -> Non
     if np.shape(y_true) != np.shape(y_pred):
         raise ValueError(
             f"{name}: y_pred should have the shape of y_true {np.shape(y_true)}, "
-            f"got {np.shape(y_pred)}; predict one (central, companion) probability "
-            "pair per pixel of every test image"
+            f"got {np.shape(y_pred)}; predict one (central, companion) image pair "
+            "for every test blend"
         )
     if len(y_true) == 0:
         raise ValueError(f"{name}: no image to score, got 0 images; pass at least one image")
 
 
-class ImageScoreType(BaseScoreType):
-    """A score over a test set of images, computed from per-image statistics.
+def relative_flux_error(stats: dict[str, np.ndarray]) -> np.ndarray:
+    """(predicted - true) / true flux per blend and galaxy, (N, 2), signed.
 
-    Subclasses set the class attributes, the statistics groups they need (``needs``, see
-    ``scoring.statistics``) and ``from_statistics``; ``mask_threshold`` is the pixel value
-    above which a truth image belongs to its galaxy's mask (None when unused).
+    A galaxy without true flux (never in the simulated data) counts 0 when predicted empty,
+    and +-1 (100 %) otherwise, so that no score is infinite.
+    """
+    true_flux, pred_flux = stats["true_flux"], stats["pred_flux"]
+    fallback = np.sign(pred_flux)
+    return np.divide(pred_flux - true_flux, true_flux, out=fallback, where=true_flux != 0)
+
+
+class BlendScoreType(BaseScoreType):
+    """A score of a test set from per-blend values computed from ``image_statistics``.
+
+    Subclasses set the ramp-workflow class attributes (``name``, ``precision``,
+    ``is_lower_the_better``, ``minimum``, ``maximum``) and ``values_from_statistics``; they
+    override ``aggregate`` when the score is not the mean of the per-blend values.
     """
 
     name: str
@@ -49,15 +62,8 @@ class ImageScoreType(BaseScoreType):
     is_lower_the_better: bool
     minimum: float
     maximum: float
-    needs: frozenset[str]
 
-    def __init__(
-        self,
-        mask_threshold: float | None = None,
-        name: str | None = None,
-        precision: int | None = None,
-    ) -> None:
-        self.mask_threshold = None if mask_threshold is None else float(mask_threshold)
+    def __init__(self, name: str | None = None, precision: int | None = None) -> None:
         if name is not None:
             self.name = name
         if precision is not None:
@@ -67,36 +73,34 @@ class ImageScoreType(BaseScoreType):
         check_image_shapes(self.name, y_true, y_pred)
 
     def __call__(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return self.aggregate(self.per_blend(y_true, y_pred))
+
+    def per_blend(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """One value per blend, (N,) float64; the score is ``aggregate`` of them."""
         self.check_y_pred_dimensions(y_true, y_pred)
-        return self.from_statistics(
-            shared_image_statistics(y_true, y_pred, self.mask_threshold, set(self.needs))
-        )
+        return self.values_from_statistics(shared_image_statistics(y_true, y_pred))
 
-    def from_statistics(self, stats: dict[str, np.ndarray]) -> float:
-        """The score of the test set from the per-image statistics of ``image_statistics``.
+    def aggregate(self, values: np.ndarray) -> float:
+        """The score of the blends whose per-blend values are given: their mean."""
+        return float(np.mean(values))
 
-        The arrays of ``stats`` are read-only: they are shared with the other score types.
-        """
+    def values_from_statistics(self, stats: dict[str, np.ndarray]) -> np.ndarray:
+        """Per-blend values from the per-blend sums of ``image_statistics`` (read-only)."""
         raise NotImplementedError
 
 
 def score_together(
-    score_types: Sequence[ImageScoreType], y_true: np.ndarray, y_pred: np.ndarray
+    score_types: Sequence[BlendScoreType], y_true: np.ndarray, y_pred: np.ndarray
 ) -> dict[str, float]:
     """``{name: score}`` of several score types from one pass over the images.
 
-    Same values as calling each score type, for the cost of about one: the server scores
-    the four official scores this way. Score types called one after the other on the same
-    arrays share one pass too (``scoring.statistics_cache``).
+    Same values as calling each score type in turn, which shares the pass as well
+    (``scoring.statistics_cache``); the shapes are checked once for all.
     """
-    thresholds = {st.mask_threshold for st in score_types if st.mask_threshold is not None}
-    if len(thresholds) > 1:
-        raise ValueError(
-            f"score types use different mask thresholds {sorted(thresholds)}: "
-            "score them separately or build them with the same threshold"
-        )
     for score_type in score_types:
         score_type.check_y_pred_dimensions(y_true, y_pred)
-    needs = set().union(*(score_type.needs for score_type in score_types))
-    stats = shared_image_statistics(y_true, y_pred, next(iter(thresholds), None), needs)
-    return {score_type.name: score_type.from_statistics(stats) for score_type in score_types}
+    stats = shared_image_statistics(y_true, y_pred)
+    return {
+        score_type.name: score_type.aggregate(score_type.values_from_statistics(stats))
+        for score_type in score_types
+    }

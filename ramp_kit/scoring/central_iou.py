@@ -1,17 +1,19 @@
-"""The official score: IoU of the central galaxy's segmentation mask."""
+"""The central galaxy's segmentation IoU, read from the images (the 2019 lab's score)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ramp_kit.scoring.base import ImageScoreType
-from ramp_kit.scoring.statistics import CHANNELS, intersection_over_union
+from ramp_kit.scoring.base import BlendScoreType
 
 
-class CentralIoU(ImageScoreType):
-    """Mean over images of the IoU of the central galaxy's mask (higher is better).
+class CentralIoU(BlendScoreType):
+    """Mean over blends of |S(pred) & S(true)| / |S(pred) | S(true)| (higher is better).
 
-    True mask: truth > ``mask_threshold``; predicted mask: probability > 0.5.
+    S(images) is the central segment of a pair of images: the pixels where the central image
+    is above the 1-sigma isophote (``ramp_kit.constants.MASK_THRESHOLD``) and at least as
+    bright as the companion's. It is applied the same way to the truth and to the prediction,
+    so the truth scores 1; two empty segments agree and score 1.
     """
 
     name = "central_iou"
@@ -19,17 +21,8 @@ class CentralIoU(ImageScoreType):
     is_lower_the_better = False
     minimum = 0.0
     maximum = 1.0
-    needs = frozenset({CHANNELS})
-    channel = 0
 
-    def __init__(
-        self, mask_threshold: float, name: str | None = None, precision: int | None = None
-    ) -> None:
-        super().__init__(mask_threshold=mask_threshold, name=name, precision=precision)
-
-    def from_statistics(self, stats: dict[str, np.ndarray]) -> float:
-        channel = self.channel
-        iou = intersection_over_union(
-            stats["intersection"][:, channel], stats["union"][:, channel]
-        )
-        return float(np.mean(iou))
+    def values_from_statistics(self, stats: dict[str, np.ndarray]) -> np.ndarray:
+        both = stats["segment_both"]
+        union = stats["segment_true"] + stats["segment_pred"] - both
+        return np.divide(both, union, out=np.ones(union.shape), where=union > 0)

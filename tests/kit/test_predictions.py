@@ -7,7 +7,7 @@ import pytest
 from rampwf.utils.combine import get_score_cv_bags
 
 from ramp_kit.predictions import Predictions
-from ramp_kit.scoring.central_iou import CentralIoU
+from ramp_kit.scoring.central_flux_error import CentralFluxError
 
 SHAPE = (128, 128, 2)
 
@@ -74,12 +74,21 @@ def test_predictions_combine_index_list_repeats_weight() -> None:
 
 
 def test_predictions_cv_bagging_with_ramp_workflow() -> None:
-    # Two folds on 4 images, each predicting its half perfectly: bagged central IoU is 1.
+    # Two folds on 4 images, each predicting its half perfectly: bagged flux error is 0.
     truth = filled(4, 0.0)
     truth[:, 60:68, 60:68, 0] = 1.0
+    truth[:, 10:14, 10:14, 1] = 0.5
     folds = [[0, 1], [2, 3]]
     predictions = [Predictions(y_pred=truth, fold_is=fold) for fold in folds]
     _, scores = get_score_cv_bags(
-        CentralIoU(mask_threshold=0.5), predictions, Predictions(y_true=truth), folds
+        CentralFluxError(), predictions, Predictions(y_true=truth), folds
     )
-    assert scores == [1.0, 1.0]
+    assert scores == [0.0, 0.0]
+
+
+def test_predictions_combine_keeps_negative_pixels() -> None:
+    # Deblended images may dip below zero (noise): the mean of -0.2 and 0.4 is 0.1.
+    combined = Predictions.combine(
+        [Predictions(y_pred=filled(1, -0.2)), Predictions(y_pred=filled(1, 0.4))]
+    )
+    assert np.allclose(combined.y_pred, 0.1)

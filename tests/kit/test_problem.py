@@ -33,11 +33,20 @@ class Deblender:
     def predict(self, X):
         yy, xx = np.mgrid[:128, :128]
         disk = ((yy - 64) ** 2 + (xx - 64) ** 2 < RADIUS**2).astype(np.float32)
-        y_pred = np.zeros((len(X), 128, 128, 2), dtype=np.float32)
-        y_pred[..., 0] = disk
-        y_pred[..., 1] = 0.5 * (1 - disk)
+        # The light inside the disk to the central galaxy, the rest to the companion.
+        y_pred = np.empty((len(X), 128, 128, 2), dtype=np.float32)
+        y_pred[..., 0] = X * disk
+        y_pred[..., 1] = X * (1 - disk)
         return y_pred
 """
+SCORE_NAMES = [
+    "central_flux_error",
+    "companion_flux_error",
+    "central_flux_bias",
+    "central_outlier_fraction",
+    "image_residual",
+    "central_iou",
+]
 
 
 def gaussian_blends(n_blends: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,8 +75,18 @@ def release(tmp_path: Path) -> Path:
 
 
 def test_problem_score_types_official_score_first() -> None:
-    names = [score_type.name for score_type in problem.score_types]
-    assert names == ["central_iou", "companion_iou", "overlap_iou", "flux_error"]
+    assert [score_type.name for score_type in problem.score_types] == SCORE_NAMES
+    official = problem.score_types[0]
+    assert official.is_lower_the_better and official.precision == 2
+
+
+def test_problem_hooks_for_the_platform() -> None:
+    # The platform looks the optional hooks up by name, and the description beside them.
+    assert callable(getattr(problem, "preview_png", None))
+    assert callable(getattr(problem, "diagnostics", None))
+    description = (KIT_DIR / "DESCRIPTION.md").read_text()
+    for name in SCORE_NAMES:
+        assert f"`{name}`" in description
 
 
 def test_problem_train_data_shapes(release: Path) -> None:
@@ -137,6 +156,6 @@ def test_problem_ramp_test_quick_test_runs_to_bagged_scores(release: Path, tmp_p
     )
     assert result.returncode == 0, result.stdout + result.stderr
     bagged = result.stdout.split("Bagged scores")[-1]
-    for name in ("central_iou", "companion_iou", "overlap_iou", "flux_error"):
+    for name in SCORE_NAMES:
         assert name in bagged
     assert "test" in bagged and "valid" in bagged

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ramp_kit.workflow import DeblenderWorkflow
+from ramp_kit.workflow import DeblenderWorkflow, check_prediction
 
 RECORDING_DEBLENDER = """
 from pathlib import Path
@@ -42,6 +42,10 @@ def big_endian_split(n_images: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def images(n_images: int = 2, value: float = 0.01) -> np.ndarray:
+    return np.full((n_images, 128, 128, 2), value, dtype=np.float32)
+
+
 def test_workflow_trains_on_native_float32_rows(tmp_path: Path) -> None:
     submission = write_submission(tmp_path / "sub", RECORDING_DEBLENDER)
     X, y = big_endian_split(5)  # noqa: N806
@@ -63,13 +67,13 @@ def test_workflow_submission_reads_its_files_and_helpers(tmp_path: Path) -> None
     assert np.allclose(y_pred, 0.4)  # 0.2 read from scale.txt x 2.0 from helper_scale.py
 
 
-def test_workflow_refuses_probabilities_above_one(tmp_path: Path) -> None:
-    submission = write_submission(tmp_path / "sub", RECORDING_DEBLENDER, scale="0.9")
+def test_workflow_accepts_images_brighter_than_one(tmp_path: Path) -> None:
+    # Images in e-/s: galaxy cores are far above 1.
+    submission = write_submission(tmp_path / "sub", RECORDING_DEBLENDER, scale="25")
     X, y = big_endian_split(2)  # noqa: N806
     workflow = DeblenderWorkflow()
-    model = workflow.train_submission(str(submission), X, y)
-    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\], got values from 1.8"):
-        workflow.test_submission(model, X)
+    y_pred = workflow.test_submission(workflow.train_submission(str(submission), X, y), X)
+    assert np.allclose(y_pred, 50.0)
 
 
 def test_workflow_refuses_wrong_prediction_shape(tmp_path: Path) -> None:
@@ -87,7 +91,7 @@ def test_workflow_refuses_nan_predictions(tmp_path: Path) -> None:
     X, y = big_endian_split(2)  # noqa: N806
     workflow = DeblenderWorkflow()
     model = workflow.train_submission(str(submission), X, y)
-    with pytest.raises(ValueError, match="finite probabilities"):
+    with pytest.raises(ValueError, match="finite values, got 65536 NaN or infinite pixels"):
         workflow.test_submission(model, X)
 
 
@@ -96,3 +100,43 @@ def test_workflow_missing_deblender_class_is_named(tmp_path: Path) -> None:
     X, y = big_endian_split(2)  # noqa: N806
     with pytest.raises(AttributeError, match="should define a class Deblender"):
         DeblenderWorkflow().train_submission(str(submission), X, y)
+
+
+def test_check_prediction_names_the_first_blend_with_an_infinity() -> None:
+    y_pred = images(3)
+    y_pred[1, 5, 5, 0] = np.inf
+    y_pred[2, 0, 0, 1] = -np.inf
+    with pytest.raises(ValueError, match=r"2 NaN or infinite pixels in 2 blends.*blend 1.*"):
+        check_prediction(y_pred, 3)
+
+
+def test_check_prediction_float64_overflow_is_refused() -> None:
+    # 1e39 is finite in float64 and infinite in float32.
+    y_pred = images().astype(np.float64)
+    y_pred[0, 0, 0, 0] = 1e39
+    with pytest.raises(ValueError, match="overflow float32"):
+        check_prediction(y_pred, 2)
+
+
+def test_check_prediction_refuses_masks() -> None:
+    with pytest.raises(ValueError, match=r"got a boolean array.*X\[\.\.\., None\] \* masks"):
+        check_prediction(images() > 0, 2)
+
+
+def test_check_prediction_refuses_complex_and_text() -> None:
+    with pytest.raises(ValueError, match="got dtype complex64"):
+        check_prediction(images().astype(np.complex64), 2)
+    with pytest.raises(ValueError, match="got dtype <U"):
+        check_prediction(np.full((2, 128, 128, 2), "x"), 2)
+
+
+def test_check_prediction_wrong_number_of_blends() -> None:
+    with pytest.raises(ValueError, match=r"shape \(3, 128, 128, 2\).*got \(2, 128, 128, 2\)"):
+        check_prediction(images(2), 3)
+
+
+def test_check_prediction_converts_to_float32_and_keeps_negative_values() -> None:
+    y_pred = [[[[-0.5, 2.0]] * 128] * 128]  # a nested list, float64 when converted
+    checked = check_prediction(y_pred, 1)
+    assert checked.dtype == np.float32
+    assert checked[0, 0, 0].tolist() == [-0.5, 2.0]

@@ -55,13 +55,18 @@ def test_notebook_is_saved_without_outputs():
 def test_notebook_loads_the_data_and_lists_the_scores(executed_notebook):
     text = all_outputs(executed_notebook)
     assert "train: X (" in text
-    assert "central_iou" in text and "flux_error" in text
+    assert "central_flux_error" in text and "central_iou" in text
 
 
-def test_notebook_scores_both_baselines(executed_notebook):
+def test_notebook_scores_the_rules_and_both_baselines(executed_notebook):
     text = all_outputs(executed_notebook)
-    assert "starting_kit (sep)" in text
-    assert "fcnn (demo training)" in text
+    for row in ("whole blend as central", "dominant galaxy (ideal)", "starting_kit (sep)",
+                "fcnn (demo training)"):  # fmt: skip
+        assert row in text
+
+
+def test_notebook_breaks_the_error_down_by_separation(executed_notebook):
+    assert "central flux error by separation (px) (fcnn)" in all_outputs(executed_notebook)
 
 
 def test_notebook_draws_the_blends(executed_notebook):
@@ -71,7 +76,8 @@ def test_notebook_draws_the_blends(executed_notebook):
         for output in cell.get("outputs", [])
         if "image/png" in output.get("data", {})
     ]
-    assert len(images) >= 2
+    # Blends, flux shares, preview of images and residuals, breakdown.
+    assert len(images) >= 4
 
 
 def test_notebook_ramp_test_cell_passes(executed_notebook):
