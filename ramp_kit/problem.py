@@ -15,17 +15,24 @@ Optional hooks for a platform that hosts the kit: ``preview_png`` (a picture of 
 predictions) and ``diagnostics`` (the official score broken down by blend properties).
 """
 
-from ramp_kit.diagnostics import diagnostics
-from ramp_kit.predictions import Predictions
-from ramp_kit.preview import preview_png
-from ramp_kit.scoring.central_flux_bias import CentralFluxBias
-from ramp_kit.scoring.central_flux_error import CentralFluxError
-from ramp_kit.scoring.central_iou import CentralIoU
-from ramp_kit.scoring.central_outlier_fraction import CentralOutlierFraction
-from ramp_kit.scoring.companion_flux_error import CompanionFluxError
-from ramp_kit.scoring.image_residual import ImageResidual
-from ramp_kit.splits import get_cv, get_test_data, get_train_data
-from ramp_kit.workflow import DeblenderWorkflow
+import sys
+from pathlib import Path
+
+# ramp-test loads this file by its path: the folder holding the kit must be importable for
+# ``import ramp_kit`` when the kit is used unzipped rather than installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ramp_kit.diagnostics import diagnostics  # noqa: E402
+from ramp_kit.predictions import Predictions  # noqa: E402
+from ramp_kit.preview import preview_png  # noqa: E402
+from ramp_kit.scoring.central_flux_bias import CentralFluxBias  # noqa: E402
+from ramp_kit.scoring.central_flux_error import CentralFluxError  # noqa: E402
+from ramp_kit.scoring.central_iou import CentralIoU  # noqa: E402
+from ramp_kit.scoring.central_outlier_fraction import CentralOutlierFraction  # noqa: E402
+from ramp_kit.scoring.companion_flux_error import CompanionFluxError  # noqa: E402
+from ramp_kit.scoring.image_residual import ImageResidual  # noqa: E402
+from ramp_kit.splits import get_cv, get_test_data, get_train_data  # noqa: E402
+from ramp_kit.workflow import DeblenderWorkflow  # noqa: E402
 
 __all__ = [
     "Predictions",

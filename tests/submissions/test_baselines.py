@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SUBMISSIONS = ROOT / "submissions"
+SUBMISSIONS = ROOT / "ramp_kit" / "submissions"
 NOISE = 0.003  # sky noise of the synthetic blends (e-/s)
 SCORE_NAMES = ["central_flux_error", "companion_flux_error", "central_iou"]
 
@@ -156,6 +156,9 @@ def test_unet_recipes(monkeypatch):
     unet = load_submission("unet")
     monkeypatch.delenv("DEBLEND_RECIPE", raising=False)
     monkeypatch.delenv("RAMP_TEST_MODE", raising=False)
+    default = unet.settings()  # what the server runs: no environment variable reaches it
+    assert (default["name"], default["train_minutes"]) == ("short", 25.0)
+    monkeypatch.setenv("DEBLEND_RECIPE", "full")
     full = unet.settings()
     assert (full["name"], full["max_samples"], full["train_minutes"]) == ("full", None, None)
     assert full["symmetries_at_prediction"] == 8

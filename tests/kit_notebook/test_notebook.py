@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-STARTING_KIT = Path(__file__).resolve().parents[2] / "starting_kit"
+STARTING_KIT = Path(__file__).resolve().parents[2] / "ramp_kit"
 NOTEBOOK = STARTING_KIT / "deblending_starting_kit.ipynb"
 
 

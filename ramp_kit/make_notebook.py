@@ -55,8 +55,9 @@ import pandas as pd
 import rampwf
 from IPython.display import Image, display
 
-# The notebook lives in starting_kit/; the kit, the submissions and the data are one level up.
+# The notebook lives in the kit folder, ramp_kit/; the data is made one level up, beside it.
 ROOT = Path("..").resolve()
+KIT = ROOT / "ramp_kit"
 sys.path.insert(0, str(ROOT))  # for `import ramp_kit` when the kit is not installed
 # Where `python -m ramp_kit.data --out DIR` wrote DIR/data/train and DIR/data/test.
 DATA_DIR = Path(os.environ.get("DEBLEND_DATA_DIR", ROOT)).resolve()
@@ -236,7 +237,7 @@ class Deblender:
         "code",
         """def load_deblender(name):
     \"\"\"Import submissions/<name>/deblender.py, as ramp-test and the server do.\"\"\"
-    path = ROOT / "submissions" / name / "deblender.py"
+    path = KIT / "submissions" / name / "deblender.py"
     spec = importlib.util.spec_from_file_location(f"deblender_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -331,9 +332,9 @@ kit.""",
         """ramp_test = Path(sys.executable).with_name("ramp-test")  # the one next to this Python
 command = [
     str(ramp_test),
-    "--ramp-kit-dir", str(ROOT / "ramp_kit"),
+    "--ramp-kit-dir", str(KIT),
     "--ramp-data-dir", str(DATA_DIR),
-    "--ramp-submission-dir", str(ROOT / "submissions"),
+    "--ramp-submission-dir", str(KIT / "submissions"),
     "--submission", "starting_kit",
     "--quick-test",
 ]
