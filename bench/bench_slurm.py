@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "engine"))
 
+from bench_engine import TRIVIAL_ESTIMATOR, _seconds  # noqa: E402 (this folder, as a script)
 from helpers import create_event_db, get  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -54,31 +54,6 @@ from tests.slurm.slurm_helpers import (  # noqa: E402
     worker_jobs,
 )
 
-TIMED_ESTIMATOR = """\
-import time
-
-print(f"BENCH import {time.time():.6f}", flush=True)
-
-from sklearn.dummy import DummyClassifier
-
-
-class Timed(DummyClassifier):
-    def fit(self, X, y):
-        start = time.time()
-        fitted = super().fit(X, y)
-        print(f"BENCH student {start:.6f} {time.time():.6f}", flush=True)
-        return fitted
-
-    def predict_proba(self, X):
-        start = time.time()
-        proba = super().predict_proba(X)
-        print(f"BENCH student {start:.6f} {time.time():.6f}", flush=True)
-        return proba
-
-
-def get_estimator():
-    return Timed(strategy="prior")
-"""
 _FINAL = [s for s in SubmissionState if s.is_final]
 
 
@@ -98,7 +73,7 @@ def wait(predicate, timeout: float, what: str) -> None:
 def submit(factory, team_id: int) -> tuple[int, float]:
     with factory() as session:
         sub = Submission(event_id=1, team_id=team_id, name=f"s{time.monotonic_ns()}")
-        content = TIMED_ESTIMATOR.encode()
+        content = TRIVIAL_ESTIMATOR.encode()
         sub.files.append(SubmissionFile(name=ELEMENT_FILE, content=content, sha256="0"))
         session.add(sub)
         session.commit()
@@ -219,11 +194,6 @@ def main() -> None:
     print(f"{'measure':<{width}}  result")
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
-
-
-def _seconds(values: list[float]) -> str:
-    low, high = min(values), max(values)
-    return f"median {statistics.median(values):.3f} s (min {low:.3f}, max {high:.3f})"
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ FAILURES = [
     (SubmissionState.OUT_OF_MEMORY, "out of memory (limit 8192 MB)"),
 ]
 SOURCE = b"class Deblender:\n    def fit(self, X, y):\n        return self\n"
+KIT = Path(__file__).resolve().parents[1] / "ramp_kit"
 SOURCE_SHA256 = hashlib.sha256(SOURCE).hexdigest()
 
 
@@ -74,6 +75,7 @@ def populate(session: Session, rng: random.Random) -> None:
     event = Event(
         name=EVENT,
         title="Deblending galaxies: the school's challenge",
+        kit_dir=str(KIT),
         public_data_dir="/srv/deblend-ramp/data/student",
         hidden_data_dir="/srv/deblend-ramp/data/hidden",
         state=EventState.OPEN,
@@ -126,18 +128,25 @@ def populate(session: Session, rng: random.Random) -> None:
     session.commit()
 
 
-def scores(central: float, rng: random.Random) -> list[SubmissionScore]:
-    """Public and private test scores around ``central`` (the private half differs a little)."""
+def scores(skill: float, rng: random.Random) -> list[SubmissionScore]:
+    """Public and private test scores of the deblending kit for a team of ``skill`` (0 to 1:
+    a perfect deblender), with standard errors; the private half differs a little."""
     rows = []
     for split in (ScoreSplit.PUBLIC, ScoreSplit.PRIVATE):
-        iou = min(0.99, central + rng.gauss(0, 0.015))
+        quality = min(0.99, skill + rng.gauss(0, 0.015))
+        flux = 45 * (1 - quality) + rng.uniform(0, 2)  # % : the half-of-the-blend rule is ~45
         values = {
-            "central_iou": iou,
-            "companion_iou": iou - rng.uniform(0.08, 0.2),
-            "overlap_iou": iou - rng.uniform(0.3, 0.45),
-            "flux_error": 40 * (1 - iou) + rng.uniform(0, 3),
+            "central_flux_error": (flux, 0.04 * flux),
+            "companion_flux_error": (flux * rng.uniform(1.1, 1.3), 0.05 * flux),
+            "central_flux_bias": (flux * rng.uniform(0.1, 0.4), 0.03 * flux),
+            "central_outlier_fraction": (min(100.0, 2.5 * flux), 2.0),
+            "image_residual": (1.2 * flux, 0.06 * flux),
+            "central_iou": (0.4 + 0.55 * quality, 0.01),
         }
-        rows += [SubmissionScore(split=split, metric=m, value=v) for m, v in values.items()]
+        rows += [
+            SubmissionScore(split=split, metric=m, value=v, std_error=e)
+            for m, (v, e) in values.items()
+        ]
     return rows
 
 
