@@ -37,9 +37,9 @@ from server.models import (  # noqa: E402
     TeamMember,
     User,
 )
+from server.passwords import hash_password  # noqa: E402
 from server.states import SubmissionState  # noqa: E402
 from server.web import create_app  # noqa: E402
-from server.web.auth import hash_password  # noqa: E402
 from tests.browser.livestack import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 EVENT = "deblending"

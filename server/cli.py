@@ -19,9 +19,9 @@ from server.db import make_engine, make_session_factory
 from server.kit import KitInfo, kit_info, load_problem
 from server.models import Event, EventState, ScoreSplit, Submission, Team, TeamMember, User
 from server.names import NameRefusedError, name_key, normalise_email
+from server.passwords import hash_password
 from server.private_files import private_sqlite_database
 from server.states import IllegalTransitionError
-from server.web.auth import hash_password
 from server.web.exports import write_csv_rows
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

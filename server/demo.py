@@ -112,7 +112,7 @@ def make_data(event: DemoEvent, data_root: Path, scale: str) -> tuple[Path, Path
 
 
 def _user(session: Session, email: str, name: str, password: str, instructor: bool) -> User:
-    from server.web.auth import hash_password
+    from server.passwords import hash_password
 
     user = session.scalars(select(User).where(User.email == email)).one_or_none()
     if user is None:

@@ -19,9 +19,9 @@ from server.models import DispatcherHeartbeat, Event, Submission, Team, WorkerSt
 from server.states import FINAL_STATES, IllegalTransitionError, SubmissionState
 from server.web import ranking
 from server.web.access import get_event_or_404, get_submission_or_404, instructor_required
+from server.web.boards import BUILDERS, board_kind
 from server.web.database import get_db
 from server.web.exports import board_csv, submissions_csv
-from server.web.leaderboard import BUILDERS, board_kind
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -8,12 +8,8 @@ email costs the same argon2 verification as a known one.
 
 from __future__ import annotations
 
-import functools
-import secrets
 from urllib.parse import urlsplit, urlunsplit
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
@@ -23,12 +19,12 @@ from werkzeug.wrappers import Response
 
 from server.models import User
 from server.names import NameRefusedError, normalise_email
+from server.passwords import hash_password, needs_rehash, verify_hash
 from server.web.database import get_db
 from server.web.extensions import limiter, login_manager
 from server.web.forms import ChangePasswordForm, LoginForm, LogoutForm, SignupForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-_hasher = PasswordHasher()
 # One message whether the email has an account already or may not sign up: the page must not
 # tell a stranger which addresses have accounts.
 SIGNUP_REFUSED = (
@@ -37,25 +33,10 @@ SIGNUP_REFUSED = (
 )
 
 
-def hash_password(password: str) -> str:
-    """An argon2id hash of ``password``."""
-    return _hasher.hash(password)
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """A hash no password matches, verified for unknown accounts so they take as long."""
-    return _hasher.hash(secrets.token_hex(16))
-
-
 def verify_password(user: User | None, password: str) -> bool:
     """True when ``password`` is ``user``'s; unknown users and accounts without a password
     never match, after the same argon2 work as a real check."""
-    stored = user.password_hash if user is not None else None
-    try:
-        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    return verify_hash(user.password_hash if user is not None else None, password)
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -173,7 +154,7 @@ def login() -> str | Response:
         if not verify_password(user, form.password.data):
             flash("Wrong email or password.", "error")
         else:
-            if _hasher.check_needs_rehash(user.password_hash or ""):
+            if needs_rehash(user.password_hash or ""):
                 user.password_hash = hash_password(form.password.data)
                 get_db().commit()
             login_user(user, remember=form.remember.data)

@@ -17,9 +17,9 @@ from server.kit import ScoreInfo, kit_info
 from server.models import Event, EventState, Submission
 from server.web import debrief_stats, ranking
 from server.web.access import get_event_or_404, get_submission_or_404, instructor_required
+from server.web.boards import cached_entries, event_and_token, get_cache
 from server.web.database import get_db
 from server.web.exports import board_table, score_label, table_html
-from server.web.leaderboard import cached_entries, event_and_token, get_cache
 
 bp = Blueprint("debrief", __name__)
 

@@ -3,7 +3,7 @@
 import argon2
 import pytest
 
-from server.web import auth
+from server import passwords
 
 
 def _login(client, password, email="ada@example.org"):
@@ -73,13 +73,13 @@ def test_unknown_and_known_accounts_cost_one_password_check(client, make_user, m
             checked.append(hash)
             return super().verify(hash, password)
 
-    monkeypatch.setattr(auth, "_hasher", CountingHasher())
+    monkeypatch.setattr(passwords, "_hasher", CountingHasher())
     response = _login(client, "not the password", email=email)
     assert b"Wrong email or password." in response.data
     assert len(checked) == 1
 
 
 def test_dummy_hash_costs_what_a_real_hash_costs(password_hash):
-    assert argon2.extract_parameters(auth._dummy_hash()) == argon2.extract_parameters(
+    assert argon2.extract_parameters(passwords._dummy_hash()) == argon2.extract_parameters(
         password_hash
     )
