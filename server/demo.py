@@ -149,6 +149,7 @@ def populate(
             event = Event(
                 name=event_spec.name,
                 title=event_spec.title,
+                state=EventState.DRAFT,
                 kit_dir=str(event_spec.kit),
                 public_data_dir=str(public),
                 hidden_data_dir=str(hidden),
