@@ -121,12 +121,15 @@ def test_dispatcher_killed_restart_adopts_collects_and_requeues(
     wait_workers(connection, 2)
     proc = start_dispatcher_process(db_url, dask_processes.address, tmp_path)
     try:
+        # Killed once both jobs run on the workers, as a dispatcher dies mid-event: a kill
+        # between a job's submission and its publication, a few milliseconds, would orphan a
+        # job that no dispatcher can find again.
         wait_for(
-            lambda: (
-                get(factory, long_id).state is S.CHECKING
-                and get(factory, short_id).state is S.CHECKING
+            lambda: all(
+                get(factory, sid).state is S.CHECKING and runs(tmp_path, sid, 0, "quick_check")
+                for sid in (long_id, short_id)
             ),
-            what="both checking",
+            what="both checking on the workers",
         )
         proc.kill()  # SIGKILL: no clean-up at all
         proc.wait(10)
