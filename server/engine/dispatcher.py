@@ -182,18 +182,7 @@ class Dispatcher:
         return launches, free
 
     def _spec(self, event: Event, submission: Submission, kind: JobKind) -> JobSpec:
-        return JobSpec(
-            submission_id=submission.id,
-            attempt=submission.attempts,
-            kind=kind,
-            files={f.name: f.content for f in submission.files},
-            kit_dir=event.kit_dir,
-            public_data_dir=event.public_data_dir,
-            hidden_data_dir=event.hidden_data_dir,
-            hidden_split_seed=event.hidden_split_seed,
-            limits=self.limits(event, kind),
-            use_gpu=event.use_gpu and kind is JobKind.FULL,
-        )
+        return job_spec(event, submission, kind, self.limits(event, kind))
 
     def limits(self, event: Event, kind: JobKind) -> JobLimits:
         """The effective limits of a job, decided here once; the worker only enforces them."""
@@ -260,6 +249,22 @@ class Dispatcher:
         for flight in self.flights.values():
             flight.future.release()
         self.flights.clear()
+
+
+def job_spec(event: Event, submission: Submission, kind: JobKind, limits: JobLimits) -> JobSpec:
+    """The job of a submission's current attempt: its files, its event's kit and data."""
+    return JobSpec(
+        submission_id=submission.id,
+        attempt=submission.attempts,
+        kind=kind,
+        files={f.name: f.content for f in submission.files},
+        kit_dir=event.kit_dir,
+        public_data_dir=event.public_data_dir,
+        hidden_data_dir=event.hidden_data_dir,
+        hidden_split_seed=event.hidden_split_seed,
+        limits=limits,
+        use_gpu=event.use_gpu and kind is JobKind.FULL,
+    )
 
 
 def _restart_worker(client: distributed.Client, address: str) -> None:

@@ -51,6 +51,8 @@ _uid_counter = itertools.count()
 # The runs of this process, each with the reasons it was asked to stop (stop_running).
 _stops: dict[int, list[str]] = {}
 _stops_lock = threading.Lock()
+# Sandboxes started ahead of their job (start_sandbox), not yet run.
+_waiting: set[StartedSandbox] = set()
 POLL_SECONDS = 0.1
 LOG_FLUSH_SECONDS = 0.5
 GPU_POLL_SECONDS = 1.0
@@ -194,121 +196,182 @@ def next_uid() -> int:
 def stop_running(reason: str) -> int:
     """Stop every sandbox this process runs, at once (its worker is closing): each of their
     :func:`run_sandboxed` calls raises :class:`SandboxUnavailableError` with ``reason``.
-    Returns how many were running."""
+    Sandboxes started for jobs not yet come are discarded. Returns how many were running."""
     with _stops_lock:
         for reasons in _stops.values():
             reasons.append(reason)
-        return len(_stops)
+        waiting = list(_waiting)
+        running = len(_stops)
+    for started in waiting:
+        started.discard()
+    return running
 
 
 def run_sandboxed(
-    spec: SandboxSpec, results_dir: Path, log_sink: Callable[[str], None] | None = None
+    spec: SandboxSpec,
+    results_dir: Path,
+    log_sink: Callable[[str], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> SandboxRun:
     """Run ``spec`` to its end or its limits; files it returns land in ``results_dir``.
+
+    ``cancelled`` is asked every poll whether the run is still wanted (the scheduler released
+    its job): when it says so, the run stops like a closing worker's.
 
     Raises :class:`SandboxUnavailableError` when no sandbox can start here, or when the sandbox
     was stopped by the worker's shutdown (:func:`stop_running`, or a signal from outside):
     neither is the student's doing.
+    """
+    return start_sandbox(spec, results_dir).run(log_sink, cancelled)
+
+
+def start_sandbox(spec: SandboxSpec, results_dir: Path) -> StartedSandbox:
+    """Start ``spec``'s program now, its limits counting only from :meth:`StartedSandbox.run`.
+
+    Its stdin carries one line, written by ``run``: a program that reads it first (the job
+    entry) does its slow start-up (interpreter, libraries, the kit) while the worker waits for
+    the job, then waits for that line before touching the job's files.
     """
     mode = check_available(spec.mode)
     sources = [Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix)]
     problems = bind_problems(sources + [Path(source) for source, _ in spec.binds], mode)
     if problems:
         raise SandboxUnavailableError("; ".join(problems))
-    stop: list[str] = []
-    with _stops_lock:
-        _stops[id(stop)] = stop
-    try:
-        return _run(spec, mode, results_dir, log_sink, stop)
-    finally:
+    return StartedSandbox(spec, mode, results_dir)
+
+
+class StartedSandbox:
+    """A sandbox whose program runs but whose job has not started: see :func:`start_sandbox`.
+
+    Either :meth:`run` (once) or :meth:`discard` ends it. Until then :func:`stop_running`
+    discards it with the worker.
+    """
+
+    def __init__(self, spec: SandboxSpec, mode: SandboxMode, results_dir: Path) -> None:
+        self.spec = spec
+        read_fd, write_fd = os.pipe()
+        command = build_command(spec, write_fd, next_uid(), mode)
+        try:
+            self._proc = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,),
+                start_new_session=True,  # one process group to kill: bwrap and its monitor
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            )
+        except OSError as exc:
+            os.close(read_fd)
+            raise SandboxUnavailableError(f"could not start bwrap: {exc}") from exc
+        finally:
+            os.close(write_fd)
+        self._log = LogCapture(self._proc.stdout, None)
+        limit = spec.limits.output_limit_mb * 2**20
+        self._collector = ResultCollector(read_fd, results_dir, limit)
+        self._threads = [
+            threading.Thread(target=reader.run, daemon=True)
+            for reader in (self._log, self._collector)
+        ]
+        for thread in self._threads:
+            thread.start()
         with _stops_lock:
-            del _stops[id(stop)]
+            _waiting.add(self)
 
+    def alive(self) -> bool:
+        """Whether its program still runs (a waiting one never ends on its own)."""
+        return self._proc.poll() is None
 
-def _run(
-    spec: SandboxSpec,
-    mode: SandboxMode,
-    results_dir: Path,
-    log_sink: Callable[[str], None] | None,
-    stop: list[str],
-) -> SandboxRun:
-    limits = spec.limits
-    read_fd, write_fd = os.pipe()
-    command = build_command(spec, write_fd, next_uid(), mode)
-    started = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,),
-            start_new_session=True,  # one process group to kill: bwrap and its monitor
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        )
-    except OSError as exc:
-        os.close(read_fd)
-        raise SandboxUnavailableError(f"could not start bwrap: {exc}") from exc
-    finally:
-        os.close(write_fd)
-    log = LogCapture(proc.stdout, log_sink)
-    collector = ResultCollector(read_fd, results_dir, limits.output_limit_mb * 2**20)
-    threads = [threading.Thread(target=t.run, daemon=True) for t in (log, collector)]
-    for thread in threads:
-        thread.start()
-    timed_out = out_of_memory = False
-    peak_mb, peak_gpu_mb = 0.0, (0.0 if spec.use_gpu and shutil.which("nvidia-smi") else None)
-    last_flush = last_gpu = started
-    root = psutil.Process(proc.pid)
-    tree: list[psutil.Process] = [root]
-    try:
-        while True:
+    def discard(self) -> None:
+        """End it without running a job."""
+        with _stops_lock:
+            _waiting.discard(self)
+        _kill(self._proc, _process_tree(psutil.Process(self._proc.pid)) or [])
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def run(
+        self,
+        log_sink: Callable[[str], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> SandboxRun:
+        """Send the start line, then watch the run to its end or its limits."""
+        stop: list[str] = []
+        with _stops_lock:
+            _waiting.discard(self)
+            _stops[id(stop)] = stop
+        try:
+            self._log.sink = log_sink
             try:
-                proc.wait(timeout=POLL_SECONDS)  # returns at once when the sandbox ends
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            now = time.monotonic()
-            tree = _process_tree(root) or tree
-            peak_mb = max(peak_mb, _memory_mb(tree))
-            if peak_gpu_mb is not None and now - last_gpu >= GPU_POLL_SECONDS:
-                peak_gpu_mb, last_gpu = max(peak_gpu_mb, _gpu_mb({p.pid for p in tree})), now
-            if stop:
-                break
-            if now - started > limits.timeout_seconds:
-                timed_out = True
-                break
-            if peak_mb > limits.memory_limit_mb:
-                out_of_memory = True
-                break
-            if now - last_flush >= LOG_FLUSH_SECONDS:
-                log.flush()
-                last_flush = now
-    finally:
-        _kill(proc, tree)
-    for thread in threads:
-        thread.join(timeout=5)
-    log.flush()
-    if stop:
-        raise SandboxUnavailableError(f"{stop[0]}: the job goes back to the queue")
-    returncode = proc.returncode
-    if returncode in (-signal.SIGKILL, 128 + signal.SIGKILL) and not timed_out:
-        out_of_memory = out_of_memory or peak_mb > KERNEL_OOM_FRACTION * limits.memory_limit_mb
-    if returncode is not None and returncode < 0 and not (timed_out or out_of_memory):
-        # bwrap itself was killed, and not by us: the job cannot reach it (another pid
-        # namespace; in root mode, another uid), so the worker is being stopped.
-        raise SandboxUnavailableError(stopped_message(-returncode))
-    return SandboxRun(
-        returncode=returncode,
-        timed_out=timed_out,
-        out_of_memory=out_of_memory,
-        wall_seconds=time.monotonic() - started,
-        peak_memory_mb=peak_mb,
-        peak_gpu_memory_mb=peak_gpu_mb,
-        log_tail=log.tail(),
-        result_files=collector.files,
-        result_error=collector.error,
-    )
+                self._proc.stdin.write(b"start\n")
+                self._proc.stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass  # it already ended (or never reads stdin): its exit code tells the rest
+            return self._watch(stop, cancelled)
+        finally:
+            with _stops_lock:
+                del _stops[id(stop)]
+
+    def _watch(self, stop: list[str], cancelled: Callable[[], bool] | None) -> SandboxRun:
+        spec, proc, log = self.spec, self._proc, self._log
+        limits = spec.limits
+        started = time.monotonic()
+        timed_out = out_of_memory = False
+        use_gpu = spec.use_gpu and shutil.which("nvidia-smi")
+        peak_mb, peak_gpu_mb = 0.0, (0.0 if use_gpu else None)
+        last_flush = last_gpu = started
+        root = psutil.Process(proc.pid)
+        tree: list[psutil.Process] = [root]
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=POLL_SECONDS)  # returns at once when the sandbox ends
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                now = time.monotonic()
+                tree = _process_tree(root) or tree
+                peak_mb = max(peak_mb, _memory_mb(tree))
+                if peak_gpu_mb is not None and now - last_gpu >= GPU_POLL_SECONDS:
+                    peak_gpu_mb, last_gpu = max(peak_gpu_mb, _gpu_mb({p.pid for p in tree})), now
+                if not stop and cancelled is not None and cancelled():
+                    stop.append("the scheduler no longer wants this job (its client is gone)")
+                if stop:
+                    break
+                if now - started > limits.timeout_seconds:
+                    timed_out = True
+                    break
+                if peak_mb > limits.memory_limit_mb:
+                    out_of_memory = True
+                    break
+                if now - last_flush >= LOG_FLUSH_SECONDS:
+                    log.flush()
+                    last_flush = now
+        finally:
+            _kill(proc, tree)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        log.flush()
+        if stop:
+            raise SandboxUnavailableError(f"{stop[0]}: the job goes back to the queue")
+        returncode = proc.returncode
+        if returncode in (-signal.SIGKILL, 128 + signal.SIGKILL) and not timed_out:
+            out_of_memory = out_of_memory or peak_mb > KERNEL_OOM_FRACTION * limits.memory_limit_mb
+        if returncode is not None and returncode < 0 and not (timed_out or out_of_memory):
+            # bwrap itself was killed, and not by us: the job cannot reach it (another pid
+            # namespace; in root mode, another uid), so the worker is being stopped.
+            raise SandboxUnavailableError(stopped_message(-returncode))
+        return SandboxRun(
+            returncode=returncode,
+            timed_out=timed_out,
+            out_of_memory=out_of_memory,
+            wall_seconds=time.monotonic() - started,
+            peak_memory_mb=peak_mb,
+            peak_gpu_memory_mb=peak_gpu_mb,
+            log_tail=log.tail(),
+            result_files=self._collector.files,
+            result_error=self._collector.error,
+        )
 
 
 def stopped_message(signum: int) -> str:

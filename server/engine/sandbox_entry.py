@@ -12,11 +12,16 @@ last frame is always ``status.json``.
 
 The quick check runs the kit's quick-test mode (``RAMP_TEST_MODE``, what
 ``ramp-test --quick-test`` sets): the first fold only, on the kit's small subset.
+
+It may start before its job exists (``server/engine/worker.py`` keeps a started sandbox ready):
+it loads ramp-workflow, the kit and the public training data, then waits for the start line on
+stdin; only then are the submission (``/submission``) and the job's inputs in place.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import json
 import os
@@ -83,8 +88,19 @@ def hidden_inputs():  # noqa: ANN201
         return pickle.load(source)  # written by the worker from the kit's get_test_data
 
 
-def quick_check(problem) -> dict[str, float]:  # noqa: ANN001
-    X_train, y_train = problem.get_train_data(path=PUBLIC_DIR)  # noqa: N806 (ramp's naming)
+def wait_for_start() -> None:
+    """Block until the worker sends the start line: the job's files are then in place. The
+    student's code gets an empty stdin, never the worker's pipe."""
+    started = sys.stdin.buffer.readline()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    if not started:
+        sys.exit(0)  # discarded unused: no job, nothing to report
+    importlib.invalidate_caches()  # /submission was empty when the interpreter started
+
+
+def quick_check(problem, X_train, y_train) -> dict[str, float]:  # noqa: ANN001, N803
     train_is, _ = next(iter(problem.get_cv(X_train, y_train)))
     started = time.perf_counter()
     trained = problem.workflow.train_submission(SUBMISSION_DIR, X_train, y_train, train_is)
@@ -93,11 +109,10 @@ def quick_check(problem) -> dict[str, float]:  # noqa: ANN001
     return {"train": trained_at - started, "valid": time.perf_counter() - trained_at}
 
 
-def full_run(problem) -> dict[str, float]:  # noqa: ANN001
+def full_run(problem, X_train, y_train) -> dict[str, float]:  # noqa: ANN001, N803
     import numpy as np
 
-    X_train, y_train = problem.get_train_data(path=PUBLIC_DIR)  # noqa: N806 (ramp's naming)
-    X_test = hidden_inputs()  # noqa: N806
+    X_test = hidden_inputs()  # noqa: N806 (ramp's naming)
     folds = np.load(f"{JOB_DIR}/folds.npz", allow_pickle=False)
     n_folds = len(folds.files) // 2
     times = {"train": 0.0, "valid": 0.0, "test": 0.0}
@@ -134,12 +149,21 @@ def student_traceback(exc: BaseException) -> str:
 
 def main() -> int:
     config = json.loads(os.environ["DEBLEND_JOB"])
+    # The slow part first, while the worker may still be waiting for the job: ramp-workflow,
+    # the kit's problem.py and the public training data (none of them the student's). A
+    # failure is held and reported as the job's, after the start line, as it would be cold.
     try:
-        # Imported here, not at the top: the kit (and keras, if the workflow needs it) loads
-        # after the sandbox is up, and its import errors are reported like any other.
         problem = read_problem(config["kit_dir"])
+        X_train, y_train = problem.get_train_data(path=PUBLIC_DIR)  # noqa: N806 (ramp's naming)
+        loaded: BaseException | None = None
+    except BaseException as exc:  # noqa: BLE001 (reported below, with the job)
+        loaded = exc
+    wait_for_start()
+    try:
+        if loaded is not None:
+            raise loaded
         run = quick_check if config["kind"] == "quick_check" else full_run
-        status = {"ok": True, "timings": run(problem)}
+        status = {"ok": True, "timings": run(problem, X_train, y_train)}
     except BaseException as exc:  # noqa: BLE001 (every fault of the submission is reported)
         summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
         status = {

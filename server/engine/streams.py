@@ -20,7 +20,7 @@ class LogCapture:
     TAIL_BYTES = 64 * 1024
 
     def __init__(self, stream: IO[bytes], sink: Callable[[str], None] | None) -> None:
-        self._stream, self._sink = stream, sink
+        self._stream, self.sink = stream, sink  # settable until the first flush
         self._lock = threading.Lock()
         self._tail = bytearray()
         self._pending = bytearray()
@@ -41,9 +41,9 @@ class LogCapture:
             pending, skipped = bytes(self._pending), self._skipped
             self._pending.clear()
             self._skipped = 0
-        if self._sink is not None and (pending or skipped):
+        if self.sink is not None and (pending or skipped):
             note = f"[... {skipped} bytes of output skipped ...]\n" if skipped else ""
-            self._sink(note + pending.decode("utf-8", errors="replace"))
+            self.sink(note + pending.decode("utf-8", errors="replace"))
 
     def tail(self) -> str:
         with self._lock:

@@ -12,10 +12,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import distributed
 
 from server.engine.job import JobResult, JobSpec
+
+if TYPE_CHECKING:
+    from server.engine.worker import ReadySandboxes
 
 # Batch output so that a chatty fit() costs a message every half second, not one per line.
 FLUSH_SECONDS = 0.5
@@ -61,13 +65,51 @@ def run_job_task(spec: JobSpec, scratch_root: str, topic: str) -> JobResult:
     """Run one job on this Dask worker; the default ``job_function`` of the dispatcher."""
     from server.engine.worker import run_job  # imported here: only workers need the sandbox
 
-    forward = LogForwarder(topic, spec, distributed.get_worker().log_event)
+    worker = distributed.get_worker()
+    forward = LogForwarder(topic, spec, worker.log_event)
+    key = worker.get_current_task()
     try:
-        result = run_job(spec, Path(scratch_root), log_sink=forward)
+        result = run_job(
+            spec,
+            Path(scratch_root),
+            log_sink=forward,
+            cancelled=lambda: released(worker, key),
+            ready=ready_sandboxes(worker),
+        )
     finally:
         forward.flush()
-    result.worker_address = result.worker_address or distributed.get_worker().address
+    result.worker_address = result.worker_address or worker.address
     return result
+
+
+def released(worker: distributed.Worker, key: str) -> bool:
+    """Whether the scheduler let go of the running task ``key``: the client that submitted
+    it died before the job was published (or the job was cancelled), so no one will collect
+    its result and a new dispatcher runs it again. Its sandbox must stop, not run twice."""
+    task = worker.state.tasks.get(key)
+    return task is None or task.state in ("cancelled", "released", "forgotten")
+
+
+def ready_sandboxes(worker: distributed.Worker) -> ReadySandboxes:
+    """This worker's sandboxes started ahead of its jobs, one per job slot at most."""
+    from server.engine.worker import ReadySandboxes
+
+    with _ready_lock:
+        global _ready
+        if _ready is None:
+            _ready = ReadySandboxes(capacity=worker.state.nthreads)
+        return _ready
+
+
+def close_ready_sandboxes() -> None:
+    """Discard this process's waiting sandboxes (its worker is closing)."""
+    with _ready_lock:
+        if _ready is not None:
+            _ready.close()
+
+
+_ready: ReadySandboxes | None = None
+_ready_lock = threading.Lock()
 
 
 class LogInbox:

@@ -139,8 +139,10 @@ class JobsStopWithWorker(WorkerPlugin):
 
     def teardown(self, worker: Any) -> None:
         from server.engine.sandbox import stop_running
+        from server.engine.tasks import close_ready_sandboxes
 
         stop_running(f"the worker {worker.address} is closing")
+        close_ready_sandboxes()
 
 
 def _sandbox_problems() -> list[str]:
