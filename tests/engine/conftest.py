@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from server.engine.job import JobKind, JobLimits, JobSpec
+from server.engine.job import JobKind, JobSpec
 from tests.engine.unprivileged import UserRunner, ensure_user, user_can_run_python
+from tests.job_specs import job_spec
 from tests.kits.public_kit import ELEMENT_FILE, write_public_kit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
@@ -66,25 +67,15 @@ def make_spec(kit_dir: Path, hidden_dir: Path) -> Callable[..., JobSpec]:
     def make(
         source: str, kind: JobKind = JobKind.FULL, limits: dict | None = None, **overrides: object
     ) -> JobSpec:
-        job_limits = {
-            "timeout_seconds": 60,
-            "memory_limit_mb": 2048,
-            "max_processes": 256,
-            "disk_limit_mb": 50,
-            "output_limit_mb": 50,
-        }
         fields: dict[str, object] = {
-            "submission_id": 7,
-            "attempt": 1,
-            "kind": kind,
             "files": {ELEMENT_FILE: source.encode()},
-            "kit_dir": str(kit_dir),
-            "public_data_dir": str(kit_dir),
-            "hidden_data_dir": str(hidden_dir),
+            "kit_dir": kit_dir,
+            "public_data_dir": kit_dir,
+            "hidden_data_dir": hidden_dir,
             "hidden_split_seed": SPLIT_SEED,
-            "limits": JobLimits(**(job_limits | (limits or {}))),
+            "submission_id": 7,
         }
-        return JobSpec(**(fields | overrides))  # type: ignore[arg-type]
+        return job_spec(kind=kind, limits=limits, **(fields | overrides))  # type: ignore[arg-type]
 
     return make
 

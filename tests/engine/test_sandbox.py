@@ -216,29 +216,49 @@ def test_build_command_rootless_limits_processes_inside_the_user_namespace() -> 
     assert "CAP_SETUID" not in command
 
 
+class SleepingSandbox:
+    """A sandboxed program that sleeps, run on a thread of its own so that it can be stopped."""
+
+    def __init__(self, mode: SandboxMode, tmp_path: Path) -> None:
+        spec = python_spec(mode, "print('up', flush=True); import time; time.sleep(60)")
+        results = tmp_path / "results"
+        results.mkdir()
+        self._me = psutil.Process()
+        # Earlier tests of the session may have left processes of their own (a Dask cluster):
+        # only those this sandbox starts are counted.
+        self._before = set(self._me.children(recursive=True))
+        self._outcome: list[object] = []
+        self._thread = threading.Thread(target=self._run, args=(spec, results))
+        self._thread.start()
+        wait_for(lambda: len(self.processes()) >= 3, timeout=30, what="the sandbox up")
+
+    def _run(self, spec: SandboxSpec, results: Path) -> None:
+        try:
+            self._outcome.append(run_sandboxed(spec, results, lambda _: None))
+        except SandboxUnavailableError as exc:
+            self._outcome.append(exc)
+
+    def processes(self) -> set[psutil.Process]:
+        """The live processes this sandbox started."""
+        return set(self._me.children(recursive=True)) - self._before
+
+    def outcome(self, timeout: float) -> object:
+        """What ``run_sandboxed`` returned or raised, once its thread has ended."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), f"the sandbox still runs {timeout:.0f} s after"
+        [outcome] = self._outcome
+        return outcome
+
+
 def test_run_sandboxed_stopped_from_outside_is_the_platforms_fault(
     mode: SandboxMode, tmp_path: Path
 ) -> None:
     # What a cancelled Slurm job or a stopped service does: SIGTERM to every process.
-    spec = python_spec(mode, "print('up', flush=True); import time; time.sleep(60)")
-    (tmp_path / "results").mkdir()
-    outcome: list[object] = []
-
-    def run() -> None:
-        try:
-            outcome.append(run_sandboxed(spec, tmp_path / "results", lambda _: None))
-        except SandboxUnavailableError as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    me = psutil.Process()
-    wait_for(lambda: len(me.children(recursive=True)) >= 3, timeout=30, what="the sandbox up")
-    for process in me.children(recursive=True):
+    sandbox = SleepingSandbox(mode, tmp_path)
+    for process in sandbox.processes():
         with contextlib.suppress(ProcessLookupError):  # gone with bwrap already
             os.kill(process.pid, signal.SIGTERM)
-    thread.join(30)
-    [error] = outcome
+    error = sandbox.outcome(30)
     assert isinstance(error, SandboxUnavailableError)
     assert "stopped from outside by SIGTERM" in str(error)
 
@@ -246,30 +266,9 @@ def test_run_sandboxed_stopped_from_outside_is_the_platforms_fault(
 def test_run_sandboxed_stopped_by_its_closing_worker_is_the_platforms_fault(
     mode: SandboxMode, tmp_path: Path
 ) -> None:
-    spec = python_spec(mode, "print('up', flush=True); import time; time.sleep(60)")
-    (tmp_path / "results").mkdir()
-    outcome: list[object] = []
-
-    def run() -> None:
-        try:
-            outcome.append(run_sandboxed(spec, tmp_path / "results", lambda _: None))
-        except SandboxUnavailableError as exc:
-            outcome.append(exc)
-
-    me = psutil.Process()
-    # Earlier tests of the session may have left processes of their own (a Dask cluster):
-    # only those this sandbox starts are counted.
-    before = set(me.children(recursive=True))
-
-    def started() -> set[psutil.Process]:
-        return set(me.children(recursive=True)) - before
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    wait_for(lambda: len(started()) >= 3, timeout=30, what="the sandbox up")
+    sandbox = SleepingSandbox(mode, tmp_path)
     assert stop_running("the worker tcp://10.0.0.1:1234 is closing") == 1
-    thread.join(10)
-    [error] = outcome
+    error = sandbox.outcome(10)
     assert isinstance(error, SandboxUnavailableError)
     assert str(error).startswith("the worker tcp://10.0.0.1:1234 is closing")
-    assert started() == set()
+    assert sandbox.processes() == set()

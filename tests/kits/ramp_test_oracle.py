@@ -17,9 +17,9 @@ import pandas as pd
 from rampwf.utils.combine import get_score_cv_bags
 from rampwf.utils.testing import assert_read_problem, assert_submission
 
-from server.engine.job import JobKind, JobLimits, JobSpec
 from server.engine.scoring_step import hidden_halves
 from server.engine.worker import run_job
+from tests.job_specs import job_spec
 
 Scores = dict[tuple[str, int | None, str], float]
 
@@ -34,22 +34,20 @@ def server_scores(
 ) -> Scores:
     """(split, fold, metric) -> value as the platform's worker scores the submission."""
     files = {path.name: path.read_bytes() for path in submission_dir.iterdir() if path.is_file()}
-    spec = JobSpec(
-        submission_id=1,
-        attempt=0,
-        kind=JobKind.FULL,
-        files=files,
-        kit_dir=str(kit_dir),
-        public_data_dir=str(public_dir),
-        hidden_data_dir=str(hidden_dir),
+    spec = job_spec(
+        files,
+        kit_dir=kit_dir,
+        public_data_dir=public_dir,
+        hidden_data_dir=hidden_dir,
         hidden_split_seed=split_seed,
-        limits=JobLimits(
-            timeout_seconds=3600,
-            memory_limit_mb=12288,
-            max_processes=512,
-            disk_limit_mb=1024,
-            output_limit_mb=8192,
-        ),
+        limits={
+            "timeout_seconds": 3600,
+            "memory_limit_mb": 12288,
+            "max_processes": 512,
+            "disk_limit_mb": 1024,
+            "output_limit_mb": 8192,
+        },
+        attempt=0,
     )
     result = run_job(spec, scratch)
     assert result.error_summary is None, (result.error_summary, result.error_traceback)

@@ -12,11 +12,12 @@ from sqlalchemy import select
 
 from server.cli import main
 from server.engine import results
-from server.engine.job import JobKind, JobLimits, JobSpec
+from server.engine.job import JobKind
 from server.engine.worker import run_job
 from server.models import Event, EventState, Submission, SubmissionFile, Team, TeamMember
 from server.states import SubmissionState
 from tests.browser.livestack import require_sandbox
+from tests.job_specs import submission_job_spec
 from tests.kits.public_kit import ELEMENT_FILE, SUBMISSIONS, write_public_kit
 from tests.web.leaderboard_fixtures import login
 
@@ -41,23 +42,13 @@ def get_estimator():
 
 def run_on_worker(db, submission: Submission, scratch: Path) -> None:
     """Both jobs of a submission, as the dispatcher runs them, results applied."""
-    event = submission.event
     for kind in (JobKind.QUICK_CHECK, JobKind.FULL):
         if submission.state.is_final:
             return
         kind, key = results.start_job(submission)
         db.commit()
-        spec = JobSpec(
-            submission_id=submission.id,
-            attempt=submission.attempts,
-            kind=kind,
-            files={f.name: f.content for f in submission.files},
-            kit_dir=event.kit_dir,
-            public_data_dir=event.public_data_dir,
-            hidden_data_dir=event.hidden_data_dir,
-            hidden_split_seed=event.hidden_split_seed,
-            limits=JobLimits(120, 2048, 256, 64, 64),
-        )
+        limits = {"timeout_seconds": 120, "disk_limit_mb": 64, "output_limit_mb": 64}
+        spec = submission_job_spec(submission, kind, limits)
         assert results.apply_result(db, submission, run_job(spec, scratch), key)
         db.commit()
 

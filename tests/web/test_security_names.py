@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from server.models import Event, EventState, Team, User
+from server.models import EventState, Team, User
 from server.names import NameRefusedError, clean_name, name_key
 from server.web.team_rules import TeamRefusedError, check_new_team
 
@@ -130,17 +130,8 @@ def test_signup_name_shown_normalised(client, db, password):
     assert db.scalars(select(User.name)).one() == "Ada Lovelace"
 
 
-def test_csv_import_joins_lookalike_spellings_into_one_team(deblend_cli, db, tmp_path):
-    db.add(
-        Event(
-            name="school",
-            title="School",
-            kit_dir=str(tmp_path),
-            public_data_dir=str(tmp_path),
-            hidden_data_dir=str(tmp_path / "hidden"),
-        )
-    )
-    db.commit()
+def test_csv_import_joins_lookalike_spellings_into_one_team(deblend_cli, db, make_event, tmp_path):
+    make_event(state=EventState.DRAFT)
     roster = tmp_path / "roster.csv"
     roster.write_text(
         "name,email,team\nAda,ada@example.org,U-Netters\nBruno,bruno@example.org,u\u2010netters\n",
@@ -153,18 +144,9 @@ def test_csv_import_joins_lookalike_spellings_into_one_team(deblend_cli, db, tmp
     assert db.scalars(select(Team.name)).all() == ["U-Netters"]
 
 
-def test_csv_import_refuses_invisible_name(deblend_cli, db, tmp_path):
+def test_csv_import_refuses_invisible_name(deblend_cli, db, make_event, tmp_path):
     roster = tmp_path / "roster.csv"
-    db.add(
-        Event(
-            name="school",
-            title="School",
-            kit_dir=str(tmp_path),
-            public_data_dir=str(tmp_path),
-            hidden_data_dir=str(tmp_path / "hidden"),
-        )
-    )
-    db.commit()
+    make_event(state=EventState.DRAFT)
     roster.write_text("name,email,team\nAda\u200b,ada@example.org,Andromeda\n", encoding="utf-8")
     result = deblend_cli(
         "import-students", str(roster), "--event", "school", "--out", str(tmp_path / "pw.csv")

@@ -2,17 +2,8 @@
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
-
-def all_outputs(notebook):
-    """The text of every stream and result of an executed notebook, concatenated."""
-    texts = []
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            texts.append(output.get("text", ""))
-            texts.append(output.get("data", {}).get("text/plain", ""))
-    return "\n".join(texts)
+from tests.notebooks import all_outputs, code_cells_with_outputs, execute_notebook, images
 
 
 @pytest.fixture(scope="module")
@@ -21,20 +12,10 @@ def notebook_path(kit_dir):
 
 
 @pytest.fixture(scope="module")
-def executed_notebook(notebook_path, kit_dir, release):
-    with pytest.MonkeyPatch.context() as patch:
-        # The kernel inherits these: the small release, and quick ramp-test runs.
-        patch.setenv("MORPHOLOGY_DATA_DIR", str(release))
-        patch.setenv("RAMP_TEST_MODE", "1")
-        notebook = nbformat.read(notebook_path, as_version=4)
-        client = NotebookClient(
-            notebook,
-            kernel_name="python3",
-            timeout=300,
-            resources={"metadata": {"path": str(kit_dir)}},
-        )
-        client.execute()  # raises CellExecutionError on the first failing cell
-    return notebook
+def executed_notebook(notebook_path, release):
+    return execute_notebook(
+        notebook_path, "MORPHOLOGY_DATA_DIR", release, cell_timeout_seconds=300
+    )
 
 
 def test_notebook_is_built_by_make_notebook_without_outputs(notebook_path):
@@ -42,7 +23,7 @@ def test_notebook_is_built_by_make_notebook_without_outputs(notebook_path):
 
     notebook = nbformat.read(notebook_path, as_version=4)
     assert [cell.source for cell in notebook.cells] == [text for _, text in CELLS]
-    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+    assert code_cells_with_outputs(notebook_path) == []
 
 
 def test_notebook_loads_the_data_and_lists_the_scores(executed_notebook):
@@ -58,13 +39,7 @@ def test_notebook_scores_both_submissions_and_breaks_down_per_class(executed_not
 
 
 def test_notebook_draws_the_classes(executed_notebook):
-    images = [
-        output
-        for cell in executed_notebook.cells
-        for output in cell.get("outputs", [])
-        if "image/png" in output.get("data", {})
-    ]
-    assert len(images) >= 3
+    assert len(images(executed_notebook)) >= 3
 
 
 def test_notebook_ramp_test_cell_passes(executed_notebook):
