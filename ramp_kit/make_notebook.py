@@ -259,7 +259,8 @@ to the central galaxy, to the companion and to neither; the deblended images are
 fractions times the blend, so no light is invented. It is trained on the challenge's own
 scores (flux error plus image residual). Here we train it for a few epochs on part of the
 training set to keep the demo short (`DEBLEND_EPOCHS`, `DEBLEND_MAX_SAMPLES`);
-`submissions/unet/deblender.py` is a stronger U-Net with a full training recipe.""",
+`submissions/unet/deblender.py`, when your event publishes it, is a stronger U-Net with a full
+training recipe.""",
     ),
     (
         "code",
@@ -316,10 +317,10 @@ pd.DataFrame({"blends": by_separation["counts"], "error (%)": by_separation["val
         """## Testing a submission locally with `ramp-test`
 
 Before submitting, check that your `deblender.py` trains and predicts with the same program
-the server runs. From the repository root:
+the server runs. From the folder that holds `ramp_kit/` (where you unzipped it):
 
 ```bash
-ramp-test --ramp-kit-dir ramp_kit --ramp-data-dir . --ramp-submission-dir submissions \\
+ramp-test --ramp-kit-dir ramp_kit --ramp-data-dir . --ramp-submission-dir ramp_kit/submissions \\
     --submission my_deblender --quick-test
 ```
 
@@ -347,13 +348,13 @@ print("ramp-test exit code:", run.returncode)""",
         "md",
         """## Submitting
 
-1. Copy a baseline: `cp -r submissions/unet submissions/my_deblender` and edit
-   `submissions/my_deblender/deblender.py` (the class must stay `Deblender` with `fit` and
+1. Copy a baseline: `cp -r ramp_kit/submissions/fcnn ramp_kit/submissions/my_deblender` and
+   edit `ramp_kit/submissions/my_deblender/deblender.py` (the class must stay `Deblender` with `fit` and
    `predict`; `predict` returns float32 images (N, 128, 128, 2) in e-/s, finite, negative
    values allowed; imports: numpy, keras, sep).
 2. Run `ramp-test ... --submission my_deblender --quick-test` (above) until it passes.
 3. On the event page, *Submit*: give a name (1 to 40 letters, digits, `_` or `-`, unique within
-   your team, e.g. `unet_v2`) and upload `deblender.py` (small extra files such as weights
+   your team, e.g. `fcnn_v2`) and upload `deblender.py` (small extra files such as weights
    `.h5`/`.keras`/`.npz` may be added).
 4. The server trains your model on the training set and scores it on a hidden test set; the
    live leaderboard shows the public half, the final ranking uses the private half.

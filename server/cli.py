@@ -22,6 +22,7 @@ from server.names import NameRefusedError, name_key, normalise_email
 from server.passwords import hash_password
 from server.private_files import private_sqlite_database
 from server.states import IllegalTransitionError
+from server.web.downloads import UnknownSubmissionError, check_public_submissions
 from server.web.exports import write_csv_rows
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -108,6 +109,14 @@ def init_db() -> None:
 @click.option("--max-per-day", type=click.IntRange(min=1), help="a team's uploads per 24 h")
 @click.option("--timeout", type=click.IntRange(min=1), help="seconds a submission may run")
 @click.option("--memory-mb", type=click.IntRange(min=64), help="memory a submission may use")
+@click.option(
+    "--public-submission",
+    "public_submissions",
+    multiple=True,
+    metavar="NAME",
+    help="a folder of the kit's submissions/ that the starting-kit zip gives students "
+    "(repeat for several)  [default: every one]",
+)
 def create_event(
     name: str,
     kit_dir: str,
@@ -119,6 +128,7 @@ def create_event(
     max_per_day: int | None,
     timeout: int | None,
     memory_mb: int | None,
+    public_submissions: tuple[str, ...],
 ) -> None:
     """Create event NAME (a URL slug) of a ramp-workflow kit, in the draft state."""
     public_data = public_data or kit_dir
@@ -129,6 +139,14 @@ def create_event(
                 f"the hidden data folder must not be inside {shown} nor contain it"
             )
     info = check_kit(kit_dir, public_data, hidden_data)
+    try:
+        shown_submissions = (
+            check_public_submissions(Path(kit_dir), public_submissions)
+            if public_submissions
+            else None
+        )
+    except UnknownSubmissionError as error:
+        raise click.ClickException(f"--public-submission: {error}") from None
     limits = {
         "min_gap_seconds": min_gap,
         "max_per_day": max_per_day,
@@ -146,6 +164,7 @@ def create_event(
                 public_data_dir=public_data,
                 hidden_data_dir=hidden_data,
                 use_gpu=gpu,
+                public_submissions=shown_submissions,
                 # Unset limits take the model's defaults.
                 **{key: value for key, value in limits.items() if value is not None},
             )
@@ -156,6 +175,8 @@ def create_event(
         f"created event {name!r} (draft) of {info.title!r}: a submission is "
         f"{', '.join(info.element_files)}; scores {scores} (official: {info.official.name})"
     )
+    given = ", ".join(shown_submissions) if shown_submissions is not None else "every one"
+    click.echo(f"reference submissions in the starting-kit zip: {given}")
     click.echo(f"open it with: deblend-ramp open-event {name}")
 
 

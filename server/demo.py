@@ -29,6 +29,7 @@ from server.db import make_engine, make_session_factory
 from server.kit import kit_info
 from server.models import Event, EventState, Submission, Team, TeamMember, User
 from server.private_files import write_private_text
+from server.web.downloads import check_public_submissions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EVENTS_FILE = REPO_ROOT / "demo" / "events.toml"
@@ -49,6 +50,7 @@ class DemoEvent:
     settings: dict[str, Any]  # Event columns: memory_limit_mb, timeout_seconds...
     sizes: dict[str, dict[str, int]]
     teams: list[dict[str, str]]
+    public_submissions: list[str] | None  # None: the zip gives every reference submission
 
 
 def read_events(path: Path = EVENTS_FILE) -> list[DemoEvent]:
@@ -57,15 +59,20 @@ def read_events(path: Path = EVENTS_FILE) -> list[DemoEvent]:
     events = []
     for entry in table["events"]:
         entry = dict(entry)
+        kit = REPO_ROOT / entry.pop("kit")
+        public = entry.pop("public_submissions", None)
+        # A misspelt name fails here, before any data is made.
+        public = None if public is None else check_public_submissions(kit, public)
         events.append(
             DemoEvent(
                 name=entry.pop("name"),
                 title=entry.pop("title"),
-                kit=REPO_ROOT / entry.pop("kit"),
+                kit=kit,
                 public_data=entry.pop("public_data"),
                 hidden_data=entry.pop("hidden_data"),
                 sizes=entry.pop("sizes"),
                 teams=entry.pop("teams"),
+                public_submissions=public,
                 settings=entry,
             )
         )
@@ -153,6 +160,7 @@ def populate(
                 kit_dir=str(event_spec.kit),
                 public_data_dir=str(public),
                 hidden_data_dir=str(hidden),
+                public_submissions=event_spec.public_submissions,
                 min_gap_seconds=gap,
                 **event_spec.settings,
             )

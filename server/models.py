@@ -133,6 +133,9 @@ class Event(Base):
     kit_dir: Mapped[str] = mapped_column(String(500))
     public_data_dir: Mapped[str] = mapped_column(String(500))
     hidden_data_dir: Mapped[str] = mapped_column(String(500))
+    # Folder names under the kit's submissions/ that the starting-kit zip gives students;
+    # None gives every one (a public kit's reference submissions are public already).
+    public_submissions: Mapped[list[str] | None] = mapped_column(JSON)
     # Draws the public (live) and private (final) halves of the hidden test set.
     hidden_split_seed: Mapped[int] = mapped_column(Integer, default=new_split_seed)
     use_gpu: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -146,7 +146,13 @@ def starting_kit(event_name: str) -> Response:
     cache_dir = Path(current_app.config["VAR_DIR"]) / "cache"
     kit_dir = Path(event.kit_dir)
     # Unzipped under the kit folder's own name, as ramp-test and the kit's README know it.
-    archive = starting_kit_zip(kit_dir, cache_dir, kit_dir.name, Path(event.public_data_dir))
+    archive = starting_kit_zip(
+        kit_dir,
+        cache_dir,
+        kit_dir.name,
+        Path(event.public_data_dir),
+        public_submissions=event.public_submissions,
+    )
     return send_file(
         archive,
         mimetype="application/zip",

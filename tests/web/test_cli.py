@@ -202,3 +202,24 @@ def test_export_results(cli, session, tmp_path):
     [row] = list(csv.DictReader(out.open()))
     assert (row["team"], row["submission"], row["state"]) == ("Andromeda", "unet", "queued")
     assert (float(row["public_acc"]), float(row["private_acc"])) == (0.75, 0.625)
+
+
+def test_create_event_keeps_the_public_submissions_named(cli, session, tmp_path):
+    result = cli(*_event_args(tmp_path), "--public-submission", "starting_kit")
+    assert result.exit_code == 0
+    assert "reference submissions in the starting-kit zip: starting_kit" in result.output
+    assert session.scalars(select(Event)).one().public_submissions == ["starting_kit"]
+
+
+def test_create_event_without_public_submissions_gives_every_one(cli, session, tmp_path):
+    result = cli(*_event_args(tmp_path))
+    assert "reference submissions in the starting-kit zip: every one" in result.output
+    assert session.scalars(select(Event)).one().public_submissions is None
+
+
+def test_create_event_refuses_an_unknown_public_submission(cli, session, tmp_path):
+    result = cli(*_event_args(tmp_path), "--public-submission", "unet")
+    assert result.exit_code == 1
+    assert "no reference submission 'unet'" in result.output
+    assert "expected folder names among logistic, starting_kit" in result.output
+    assert session.scalars(select(Event)).first() is None
