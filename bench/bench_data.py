@@ -8,12 +8,14 @@ inflate), the throughput of writing a student release to disk, and the time
 ``ramp_kit.io.read_split`` takes to open the train set (memory-mapped: it must stay well under
 a second for 10,000 blends) and to read every pixel of it. Then the depth of the simulated
 images: the 5 sigma point-source limit in a 0.17 arcsec diameter aperture, measured on the
-empty sky of ``--n-depth`` blends, beside the CANDELS depths the noise imitates.
+empty sky of ``--n-depth`` blends, beside the CANDELS depths the noise imitates. Each row
+shows the 1-minute load average at the end of its step: other jobs on a shared machine slow it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -68,12 +70,13 @@ def main() -> None:
     parser.add_argument("--n-depth", type=int, default=200, help="blends to measure depth on")
     args = parser.parse_args()
 
-    rows: list[tuple[str, int, float]] = []
+    # step, blends, seconds, 1-minute load average at its end (other jobs slow a shared machine)
+    rows: list[tuple[str, int, float, float]] = []
     cpu_per_blend = None
     for jobs in args.jobs:
         cpu_start = time.process_time()
         seconds = _timed(lambda j=jobs: _simulate(args.n, j))
-        rows.append((f"simulate, jobs={jobs}", args.n, seconds))
+        rows.append((f"simulate, jobs={jobs}", args.n, seconds, os.getloadavg()[0]))
         if jobs == 1:  # simulated in this process: its CPU time is the simulation's
             cpu_per_blend = (time.process_time() - cpu_start) / args.n
     if _train_exists(args.out, args.n_train):
@@ -85,16 +88,18 @@ def main() -> None:
                 args.out, args.n_train, args.n_test, seed=BENCH_SEED, jobs=max(args.jobs)
             )
         )
-        rows.append((f"write release, jobs={max(args.jobs)}", n_written, seconds))
+        step = f"write release, jobs={max(args.jobs)}"
+        rows.append((step, n_written, seconds, os.getloadavg()[0]))
     train = args.out / "data" / "train"
     arrays: list = []
     seconds = _timed(lambda: arrays.extend(read_split(train)))
-    rows.append(("read_split (open)", args.n_train, seconds))
-    rows.append(("read every pixel", args.n_train, _timed(lambda: [a.sum() for a in arrays])))
+    rows.append(("read_split (open)", args.n_train, seconds, os.getloadavg()[0]))
+    seconds = _timed(lambda: [a.sum() for a in arrays])
+    rows.append(("read every pixel", args.n_train, seconds, os.getloadavg()[0]))
 
-    print(f"\n{'step':<24} {'blends':>8} {'seconds':>9} {'blends/s':>10}")
-    for step, n, seconds in rows:
-        print(f"{step:<24} {n:>8} {seconds:>9.3f} {n / seconds:>10.0f}")
+    print(f"\n{'step':<24} {'blends':>8} {'seconds':>9} {'blends/s':>10} {'load':>6}")
+    for step, n, seconds, load in rows:
+        print(f"{step:<24} {n:>8} {seconds:>9.3f} {n / seconds:>10.0f} {load:>6.2f}")
     if cpu_per_blend:
         # On a shared machine wall times lag; CPU time says what one free core would do.
         rate = 1.0 / cpu_per_blend

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,13 @@ from ramp_kit.constants import (
 )
 from ramp_kit.io import BLENDS_FILE, CATALOGUE_FILE, TRUTH_FILE
 from ramp_kit.sim_fits import allocate_cube
-from ramp_kit.simulate import CATALOGUE_DTYPE, SPLIT_CODES, catalogue_table, iter_chunks
+from ramp_kit.simulate import (
+    CATALOGUE_DTYPE,
+    SPLIT_CODES,
+    catalogue_table,
+    iter_chunks,
+    simulation_pool,
+)
 
 _HEADER = {
     "BUNIT": "electron/s",
@@ -50,7 +57,7 @@ def _write_split(
     n: int,
     seed: int,
     split: str,
-    jobs: int | None,
+    pool: Pool | None,
     progress: bool,
     header: dict[str, object],
 ) -> None:
@@ -61,9 +68,8 @@ def _write_split(
         allocate_cube(split_dir / BLENDS_FILE, (n, STAMP_SIZE, STAMP_SIZE), header),
         allocate_cube(split_dir / TRUTH_FILE, (n, 2, STAMP_SIZE, STAMP_SIZE), header),
     )
-    for start, _, _, chunk_records in iter_chunks(
-        n, seed, SPLIT_CODES[split], jobs, progress, targets=targets
-    ):
+    chunks = iter_chunks(n, seed, SPLIT_CODES[split], 1, progress, targets=targets, pool=pool)
+    for start, _, _, chunk_records in chunks:
         records[start : start + len(chunk_records)] = chunk_records
     catalogue_table(records).write(split_dir / CATALOGUE_FILE, overwrite=True)
 
@@ -78,8 +84,9 @@ def generate_student_release(
 ) -> Path:
     """Write the train and (labelled) local test sets to ``out_dir/data/{train,test}``."""
     out_dir = Path(out_dir)
-    for split, n in (("train", n_train), ("test", n_test)):
-        _write_split(out_dir / "data" / split, n, seed, split, jobs, progress, {"SEED": seed})
+    with simulation_pool(jobs) as pool:  # one pool: its workers warm up once for both splits
+        for split, n in (("train", n_train), ("test", n_test)):
+            _write_split(out_dir / "data" / split, n, seed, split, pool, progress, {"SEED": seed})
     return out_dir
 
 
@@ -97,7 +104,8 @@ def generate_hidden_set(
             "regenerate it. Use a secret seed, e.g. `--seed-env DEBLEND_HIDDEN_SEED`."
         )
     out_dir = Path(out_dir)
-    _write_split(out_dir / "data" / "test", n, seed, "hidden", jobs, progress, {})
+    with simulation_pool(jobs) as pool:
+        _write_split(out_dir / "data" / "test", n, seed, "hidden", pool, progress, {})
     return out_dir
 
 

@@ -7,6 +7,7 @@ memory-maps it like any other split.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +27,21 @@ class CubeTarget:
 
     def write(self, start: int, values: np.ndarray) -> None:
         """Store ``values`` at ``[start : start + len(values)]`` along the first axis."""
-        # A shared mapping per call: the pages land in the same file as every other writer's.
-        data = np.memmap(self.path, dtype=">f4", mode="r+", offset=self.offset, shape=self.shape)
-        data[start : start + len(values)] = values
-        data.flush()
-        del data
+        if values.shape[1:] != self.shape[1:] or not 0 <= start <= self.shape[0] - len(values):
+            raise ValueError(
+                f"expected values of shape (<= {self.shape[0] - start}, *{self.shape[1:]}) "
+                f"to store at {start} in {self.path}, got shape {values.shape}"
+            )
+        data = np.ascontiguousarray(values, dtype=">f4")
+        item_bytes = int(np.prod(self.shape[1:])) * 4
+        # One positioned write per chunk: a memory map flushed per chunk (msync) would make each
+        # worker wait for the disk; several processes write disjoint ranges of the same file.
+        view = memoryview(data).cast("B")
+        position = self.offset + start * item_bytes
+        with open(self.path, "r+b", buffering=0) as handle:
+            while view:
+                written = os.pwrite(handle.fileno(), view, position)
+                view, position = view[written:], position + written
 
 
 def allocate_cube(

@@ -141,6 +141,23 @@ def _psf_kimage(folding_threshold: float, bounds: galsim.BoundsI, dk: float) -> 
     return kimage.array.copy()
 
 
+@lru_cache(maxsize=len(_FOLDING))
+def _pixel(folding_threshold: float) -> galsim.Pixel:
+    return galsim.Pixel(PIXEL_SCALE, gsparams=_gsparams(folding_threshold))
+
+
+@lru_cache(maxsize=MAX_HALF_SIZE + 1)
+def _stamp(half: int) -> galsim.ImageF:
+    """The (2 half + 1)-pixel square stamp centred on pixel (0, 0), reused by every galaxy.
+
+    ``draw_galaxy`` overwrites all of it and copies it out at once, so one buffer per size is
+    enough in a process.
+    """
+    stamp = galsim.ImageF(2 * half + 1, 2 * half + 1, scale=PIXEL_SCALE)
+    stamp.setCenter(0, 0)
+    return stamp
+
+
 def _sersic_extent(flux: float, hlr: float, n: int, boost: float) -> float:
     """Radius (px) where a Sersic profile's brightness x ``boost`` falls to EXTENT_LEVEL."""
     if flux <= 0.0:
@@ -182,15 +199,12 @@ def draw_galaxy(galaxy: Galaxy, size: int = STAMP_SIZE) -> np.ndarray:
     half = max(7, min(math.ceil(extent(galaxy)) + PSF_MARGIN, farthest, MAX_HALF_SIZE))
     # GalSim's drawFFT, by hand (its documented recipe for reusing the PSF): the odd stamp is
     # centred on pixel (0, 0), the galaxy shifted by its sub-pixel offset.
-    stamp = galsim.ImageF(2 * half + 1, 2 * half + 1, scale=PIXEL_SCALE)
-    stamp.setCenter(0, 0)
+    stamp = _stamp(half)
     folding = _folding_threshold(galaxy.flux)
     intrinsic = profile(galaxy, half)
     gsparams = _gsparams(folding)
     # The full convolution only sizes the k-grid (its maxk and stepk); nothing is drawn from it.
-    observed = galsim.Convolve(
-        intrinsic, psf(folding), galsim.Pixel(PIXEL_SCALE, gsparams=gsparams), gsparams=gsparams
-    )
+    observed = galsim.Convolve(intrinsic, psf(folding), _pixel(folding), gsparams=gsparams)
     kimage, wrap_size = observed.drawFFT_makeKImage(stamp)
     shift = ((galaxy.x - ix) * PIXEL_SCALE, (galaxy.y - iy) * PIXEL_SCALE)
     intrinsic.shift(shift)._drawKImage(kimage)

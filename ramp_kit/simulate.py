@@ -10,10 +10,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from functools import lru_cache
+from multiprocessing.pool import Pool
 
 import numpy as np
 from astropy.table import Table
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from tqdm import tqdm
 
 from ramp_kit.constants import MASK_THRESHOLD, STAMP_SIZE, ZERO_POINT
@@ -73,6 +76,12 @@ def blend_galaxies(seed: int, split_code: int, index: int) -> tuple[Galaxy, Gala
     return draw_pair(np.random.default_rng(_blend_seeds(seed, split_code, index)[0]))
 
 
+@lru_cache(maxsize=1)
+def _threadpools() -> ThreadpoolController:
+    # Finding the loaded BLAS libraries takes a millisecond: once per process, not per chunk.
+    return ThreadpoolController()
+
+
 def simulate_chunk(
     seed: int, split_code: int, start: int, stop: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -82,14 +91,14 @@ def simulate_chunk(
     truth = np.empty((count, 2, STAMP_SIZE, STAMP_SIZE), dtype=np.float32)
     records = np.empty(count, dtype=CATALOGUE_DTYPE)
     # The knots' small matrix products run six times slower when BLAS spreads them on threads.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _threadpools().limit(limits=1, user_api="blas"):
         for i, index in enumerate(range(start, stop)):
             param_seed, noise_seed = _blend_seeds(seed, split_code, index)
             galaxies = draw_pair(np.random.default_rng(param_seed))
-            images = [draw_galaxy(galaxy) for galaxy in galaxies]
-            truth[i] = images
+            central, companion = (draw_galaxy(galaxy) for galaxy in galaxies)
+            truth[i, 0], truth[i, 1] = central, companion
             records[i] = _record(index, galaxies, truth[i])
-            signal = images[0] + images[1]
+            signal = central + companion
             noise_rng = np.random.default_rng(noise_seed)
             blends[i] = signal + shot_noise(signal, noise_rng) + correlated_noise(noise_rng)
     return blends, truth, records
@@ -111,6 +120,31 @@ def _simulate_task(task: tuple[int, int, int, int, Targets]) -> Chunk:
     return start, None, None, records
 
 
+def _jobs(jobs: int | None) -> int:
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    return jobs
+
+
+@contextmanager
+def simulation_pool(jobs: int | None = None) -> Iterator[Pool | None]:
+    """Worker processes for ``iter_chunks``, shared by the splits of a release (None: 1 job).
+
+    A worker builds GalSim's profile tables and the PSF's Fourier images once, on its first
+    blends; sharing the pool spares every later split that second of start-up.
+    """
+    if _jobs(jobs) == 1:
+        yield None
+        return
+    # forkserver: workers never inherit the parent's threads (the server may run TensorFlow
+    # or Dask); preloading the simulator makes each worker start without re-importing GalSim.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    with context.Pool(_jobs(jobs)) as pool:
+        yield pool
+
+
 def iter_chunks(
     n: int,
     seed: int,
@@ -119,17 +153,17 @@ def iter_chunks(
     progress: bool = False,
     chunk_size: int = CHUNK_SIZE,
     targets: Targets = None,
+    pool: Pool | None = None,
 ) -> Iterator[Chunk]:
     """Yield ``(start, blends, truth, records)`` chunks in order, made on ``jobs`` processes.
 
     With ``targets`` (the blends and truth cubes of FITS files being written), the workers
-    store the images themselves and yield None in their place.
+    store the images themselves and yield None in their place. With ``pool`` (from
+    ``simulation_pool``), its workers do the work and ``jobs`` is not used.
     """
     if n < 1:
         raise ValueError(f"number of blends must be at least 1, got {n}")
-    jobs = (os.cpu_count() or 1) if jobs is None else jobs
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    jobs = _jobs(jobs)
     tasks = [
         (seed, split_code, start, min(start + chunk_size, n), targets)
         for start in range(0, n, chunk_size)
@@ -137,16 +171,14 @@ def iter_chunks(
     split = next((name for name, code in SPLIT_CODES.items() if code == split_code), split_code)
     bar = tqdm(total=n, unit="blend", disable=not progress, desc=f"simulating {split}")
     with bar:
-        if jobs == 1 or len(tasks) == 1:
+        if pool is None and (jobs == 1 or len(tasks) == 1):
             for result in map(_simulate_task, tasks):
                 bar.update(len(result[3]))
                 yield result
             return
-        # forkserver: workers never inherit the parent's threads (the server may run TensorFlow
-        # or Dask); preloading this module makes each worker start without re-importing GalSim.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        with context.Pool(min(jobs, len(tasks))) as pool:
+        with ExitStack() as stack:
+            if pool is None:
+                pool = stack.enter_context(simulation_pool(min(jobs, len(tasks))))
             for result in pool.imap(_simulate_task, tasks):
                 bar.update(len(result[3]))
                 yield result
