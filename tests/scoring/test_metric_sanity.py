@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ramp_kit import problem
-from ramp_kit.diagnostics import fluxes_and_centroids
+from ramp_kit.oracles import noiseless_oracles, noisy_oracles
 from ramp_kit.scoring.base import score_together
 from ramp_kit.scoring.central_flux_error import CentralFluxError
 from ramp_kit.simulate import SPLIT_CODES, simulate_blends
@@ -21,46 +21,39 @@ N_BLENDS = 300
 
 
 @pytest.fixture(scope="module")
-def truth() -> np.ndarray:
-    """Noiseless truth images (N, 128, 128, 2) of a few hundred simulated blends."""
-    _, images, _ = simulate_blends(N_BLENDS, seed=11, split_code=SPLIT_CODES["test"], jobs=1)
-    return np.ascontiguousarray(images.transpose(0, 2, 3, 1))
+def simulated() -> tuple[np.ndarray, np.ndarray]:
+    """Noisy blends (N, 128, 128) and their noiseless truth images (N, 128, 128, 2), a few
+    hundred of them."""
+    blends, images, _ = simulate_blends(N_BLENDS, seed=11, split_code=SPLIT_CODES["test"], jobs=1)
+    return blends, np.ascontiguousarray(images.transpose(0, 2, 3, 1))
 
 
-def split(blend: np.ndarray, central_share: np.ndarray) -> np.ndarray:
-    """(N, H, W, 2) images: ``central_share`` of the blend to the central galaxy, the rest
-    to the companion."""
-    central = blend * central_share
-    return np.stack([central, blend - central], axis=-1).astype(np.float32)
-
-
-def oracles(truth: np.ndarray) -> dict[str, np.ndarray]:
-    central, companion = truth[..., 0], truth[..., 1]
-    blend = central + companion
-    _, centroids = fluxes_and_centroids(truth)  # (N, x or y, galaxy)
-    ys, xs = np.mgrid[: truth.shape[1], : truth.shape[2]]
-
-    def squared_distance(galaxy: int) -> np.ndarray:
-        x, y = centroids[:, 0, galaxy, None, None], centroids[:, 1, galaxy, None, None]
-        return (xs - x) ** 2 + (ys - y) ** 2
-
-    return {
-        "truth": truth.copy(),
-        "ideal hard segmentation": split(blend, central >= companion),
-        "nearest-centre split": split(blend, squared_distance(0) <= squared_distance(1)),
-        "half of the blend": split(blend, np.float32(0.5)),
-        "whole blend as central": split(blend, np.float32(1.0)),
-    }
+@pytest.fixture(scope="module")
+def truth(simulated: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    return simulated[1]
 
 
 def test_official_score_ranks_the_oracles(truth: np.ndarray) -> None:
     official = problem.score_types[0]
     assert isinstance(official, CentralFluxError)
-    scores = {name: official(truth, y_pred) for name, y_pred in oracles(truth).items()}
+    scores = {name: official(truth, y_pred) for name, y_pred in noiseless_oracles(truth).items()}
     values = list(scores.values())
     pairs = zip(values[:-1], values[1:], strict=True)
     assert all(better < worse for better, worse in pairs), scores
     assert scores["truth"] == 0
+
+
+def test_the_true_fractions_beat_the_ideal_hard_segmentation_on_noisy_blends(
+    simulated: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """A deblender that shares each pixel by fractions can beat any hard segmentation: the
+    score leaves room below the ideal cut for the networks to reach."""
+    blends, truth = simulated
+    official = problem.score_types[0]
+    rules = noisy_oracles(truth, blends)
+    scores = {name: official(truth, y_pred) for name, y_pred in rules.items()}
+    hard, fractions = scores.values()  # in the order noisy_oracles gives them
+    assert 0 < fractions < hard, scores
 
 
 def test_every_score_is_perfect_on_simulated_truth(truth: np.ndarray) -> None:
