@@ -349,9 +349,9 @@ print("ramp-test exit code:", run.returncode)""",
         """## Submitting
 
 1. Copy a baseline: `cp -r ramp_kit/submissions/fcnn ramp_kit/submissions/my_deblender` and
-   edit `ramp_kit/submissions/my_deblender/deblender.py` (the class must stay `Deblender` with `fit` and
-   `predict`; `predict` returns float32 images (N, 128, 128, 2) in e-/s, finite, negative
-   values allowed; imports: numpy, keras, sep).
+   edit `ramp_kit/submissions/my_deblender/deblender.py` (the class must stay `Deblender`
+   with `fit` and `predict`; `predict` returns float32 images (N, 128, 128, 2) in e-/s,
+   finite, negative values allowed; imports: numpy, keras, sep).
 2. Run `ramp-test ... --submission my_deblender --quick-test` (above) until it passes.
 3. On the event page, *Submit*: give a name (1 to 40 letters, digits, `_` or `-`, unique within
    your team, e.g. `fcnn_v2`) and upload `deblender.py` (small extra files such as weights
