@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import os
-import secrets
 from pathlib import Path
 from typing import TextIO
 
@@ -19,7 +18,7 @@ from server.db import make_engine, make_session_factory
 from server.kit import KitInfo, kit_info, load_problem
 from server.models import Event, EventState, ScoreSplit, Submission, Team, TeamMember, User
 from server.names import NameRefusedError, name_key, normalise_email
-from server.passwords import hash_password
+from server.passwords import hash_password, new_password
 from server.private_files import private_sqlite_database
 from server.states import IllegalTransitionError
 from server.web.downloads import UnknownSubmissionError, check_public_submissions
@@ -285,7 +284,7 @@ def import_students(csv_file: TextIO, event_name: str, out_file: TextIO) -> None
             user, password = _user(session, email), ""
             try:
                 if user is None:
-                    password = secrets.token_urlsafe(9)
+                    password = new_password()
                     user = User(email=email, name=row["name"], must_change_password=True)
                     user.password_hash = hash_password(password)
                     session.add(user)

@@ -28,6 +28,7 @@ from server.config import CONFIG_ENV, load_settings
 from server.db import make_engine, make_session_factory
 from server.kit import kit_info
 from server.models import Event, EventState, Submission, Team, TeamMember, User
+from server.passwords import new_password
 from server.private_files import write_private_text
 from server.web.downloads import check_public_submissions
 
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     password_file = var_dir / "demo-password"
     if not password_file.exists():
-        write_private_text(password_file, secrets.token_urlsafe(9))  # it opens every account
+        write_private_text(password_file, new_password())  # it opens every account
     password = password_file.read_text().strip()
 
     events = read_events()

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import functools
 import secrets
+import string
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+# Letters and digits only: a password handed out in a CSV must reach the student as written,
+# and a cell starting with "-" (as token_urlsafe's may) is quoted against spreadsheet formulas.
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+PASSWORD_LENGTH = 14  # about 83 bits
+
+
+def new_password() -> str:
+    """A random password to hand out (one-time passwords, the demo's accounts)."""
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
 
 
 def hash_password(password: str) -> str:

@@ -158,8 +158,16 @@ def submit_source(factory, name: str, source: str, team_id: int) -> int:
 
 
 def sandboxes_of(user: pwd.struct_passwd) -> list[psutil.Process]:
-    """The user's processes running a job's entry program in a sandbox."""
-    return [p for p in processes_of(user.pw_uid) if "/entry.py" in " ".join(p.cmdline())]
+    """The user's processes running a job's entry program in a sandbox (a job's, or one
+    started ahead of the next job)."""
+    found = []
+    for process in processes_of(user.pw_uid):
+        try:
+            if "/entry.py" in " ".join(process.cmdline()):
+                found.append(process)
+        except psutil.Error:
+            pass  # ended since it was listed
+    return found
 
 
 def test_slurm_dispatcher_killed_and_restarted_loses_and_repeats_nothing(workdir, slurm_user):

@@ -16,6 +16,8 @@ from server.models import (
     Team,
     User,
 )
+from server.passwords import new_password
+from server.web.exports import spreadsheet_safe
 from tests.kits.public_kit import write_public_kit
 
 
@@ -223,3 +225,12 @@ def test_create_event_refuses_an_unknown_public_submission(cli, session, tmp_pat
     assert "no reference submission 'unet'" in result.output
     assert "expected folder names among logistic, starting_kit" in result.output
     assert session.scalars(select(Event)).first() is None
+
+
+def test_handed_out_passwords_reach_the_csv_as_written() -> None:
+    """A one-time password is typed by a student from the CSV: no cell quoting may change it
+    (a leading "-" is quoted against spreadsheet formulas)."""
+    for _ in range(2000):
+        password = new_password()
+        assert spreadsheet_safe(password) == password
+        assert len(password) >= 12
