@@ -196,13 +196,12 @@ class ReadySandboxes:
         ready = ReadySandbox(job_dir, sandbox)
         with self._lock:
             self._waiting.append((key, ready))
-            evicted = []
-            for index, (waiting_key, waiting) in enumerate(list(self._waiting)):
-                same = sum(k == waiting_key for k, _ in self._waiting[index:])
-                if same > self.capacity or len(self._waiting) - len(evicted) > self.room:
-                    evicted.append((waiting_key, waiting))
-            for entry in evicted:
-                self._waiting.remove(entry)
+            # Oldest first: the new key's surplus, then whatever exceeds the room.
+            same = [entry for entry in self._waiting if entry[0] == key]
+            evicted = same[: max(0, len(same) - self.capacity)]
+            kept = [entry for entry in self._waiting if entry not in evicted]
+            evicted += kept[: max(0, len(kept) - self.room)]
+            self._waiting = [entry for entry in kept if entry not in evicted]
         for _, old in evicted:
             _discard(old)
         timer = threading.Timer(self.idle_seconds, self._expire, args=(ready,))
