@@ -158,10 +158,17 @@ def test_unet_recipes(monkeypatch):
     monkeypatch.delenv("RAMP_TEST_MODE", raising=False)
     default = unet.settings()  # what the server runs: no environment variable reaches it
     assert (default["name"], default["train_minutes"]) == ("short", 25.0)
+    assert (default["train_crop"], default["precision"]) == (64, "float32")
     monkeypatch.setenv("DEBLEND_RECIPE", "full")
     full = unet.settings()
     assert (full["name"], full["max_samples"], full["train_minutes"]) == ("full", None, None)
     assert full["symmetries_at_prediction"] == 8
+    monkeypatch.setenv("DEBLEND_PRECISION", "mixed_bfloat16")
+    assert unet.settings()["precision"] == "mixed_bfloat16"
+    monkeypatch.setenv("DEBLEND_PRECISION", "half")
+    with pytest.raises(ValueError, match=r"DEBLEND_PRECISION should be one of.*got 'half'"):
+        unet.settings()
+    monkeypatch.delenv("DEBLEND_PRECISION")
     monkeypatch.setenv("DEBLEND_RECIPE", "short")
     monkeypatch.setenv("DEBLEND_TRAIN_MINUTES", "12")
     assert unet.settings()["train_minutes"] == 12.0
@@ -180,6 +187,57 @@ def test_unet_time_budget_stops_training_and_keeps_best_weights(monkeypatch, cap
     output = capsys.readouterr().out
     assert "stopping after epoch 1 (time budget)" in output
     assert "kept the weights of val_loss" in output
+
+
+def test_unet_learns_on_crops_then_whole_stamps(monkeypatch, capsys):
+    # Crops of 16 px of 32-px stamps, then whole stamps: both galaxies within 10 %.
+    monkeypatch.delenv("RAMP_TEST_MODE", raising=False)
+    monkeypatch.setenv("DEBLEND_RECIPE", "short")
+    monkeypatch.setenv("DEBLEND_EPOCHS", "60")
+    monkeypatch.setenv("DEBLEND_BATCH_SIZE", "8")
+    unet = load_submission("unet")
+    monkeypatch.setitem(unet.RECIPES["short"], "train_crop", 16)
+    blends, truth = two_blob_blends(32, size=32, seed=4)
+    images = unet.Deblender().fit(blends, truth).predict(blends)
+    output = capsys.readouterr().out
+    assert "60 epoch(s) on 16-pixel stamps" in output
+    assert "2 epoch(s) on 32-pixel stamps" in output
+    assert (flux_errors(images, truth) < 0.1).all()
+
+
+def test_unet_crop_inputs_are_the_whole_stamps_inputs_cropped():
+    unet = load_submission("unet")
+    blends, _ = two_blob_blends(3, size=32, seed=7)
+    whole = unet.prepare_inputs(blends, NOISE)
+    corners = np.array([[0, 0], [8, 16], [16, 5]])
+    crops = unet.cut_crops(blends, corners, 16)
+    cropped = unet.prepare_inputs(crops, NOISE, corners.astype(np.float32), stamp_side=32)
+    for i, (row, column) in enumerate(corners):
+        np.testing.assert_allclose(cropped[i], whole[i, row : row + 16, column : column + 16])
+
+
+def test_unet_crop_losses_add_up_to_the_whole_stamp_loss():
+    # Empty predicted images: on the whole stamp each galaxy's flux error and residual is 1,
+    # the loss 2. Each quadrant adds its share of the whole galaxies' flux and sum of squares.
+    unet = load_submission("unet")
+    _, truth = two_blob_blends(1, size=16, seed=8)
+    blend = truth.sum(axis=-1, keepdims=True)
+    packed = np.concatenate([truth, blend], axis=-1)
+    empty = np.zeros((1, 16, 16, 3), dtype=np.float32)
+    empty[..., 2] = 1.0  # all the light to "neither"
+    whole_loss = unet.keras.ops.convert_to_numpy(unet.deblending_loss(packed, empty))
+    assert whole_loss.tolist() == pytest.approx([2.0])
+    norms = np.concatenate([truth.sum(axis=(1, 2)), np.square(truth).sum(axis=(1, 2))], axis=-1)
+    total = 0.0
+    for row in (0, 8):
+        for column in (0, 8):
+            crop = packed[:, row : row + 8, column : column + 8]
+            crop = np.concatenate(
+                [crop, np.broadcast_to(norms[:, None, None, :], (1, 8, 8, 4))], axis=-1
+            )
+            loss = unet.deblending_loss(crop.astype(np.float32), empty[:, :8, :8])
+            total += float(unet.keras.ops.convert_to_numpy(loss)[0])
+    assert total == pytest.approx(2.0, rel=1e-5)
 
 
 def test_unet_symmetries_are_undone():

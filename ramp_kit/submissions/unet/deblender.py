@@ -19,21 +19,28 @@ Training (``fit``) follows the recipe of a deblending network:
   times the noisy blend), so that the network also learns to leave pure noise out;
 - every training blend is used, each epoch in a new order, each blend flipped and rotated
   by one of the 8 symmetries of the square (the sky has no preferred orientation);
-- a tenth of the training blends is held out for validation: the learning rate is halved
-  when the validation loss stalls, training stops when it no longer improves, and the
-  weights of the best validation epoch are kept.
+- most epochs train on 64 x 64 crops taken at a random place of each stamp: a step costs 4
+  times less, so the network sees many more blends in the same time. The distance input is
+  still measured from the stamp's centre, and each crop's errors are divided by the whole
+  galaxies' flux, so a crop adds its share of the stamp's scores. A few last epochs train on
+  whole stamps;
+- a tenth of the training blends is held out for validation, always on whole stamps: the
+  learning rate is halved when the validation loss stalls, training stops when it no longer
+  improves, and the weights of the best validation epoch are kept.
 
 Two recipes, chosen by the environment variable ``DEBLEND_RECIPE``, else by
 ``DEFAULT_RECIPE`` below (the server runs a submission without your environment variables):
-- ``full``: 32-64-128-256 filters, up to 300 epochs (early stopping decides), predictions
-  averaged over the 8 symmetries. Meant for a GPU or a long CPU run: set
-  ``DEFAULT_RECIPE = "full"`` in the copy you submit to a GPU event.
+- ``full``: 32-64-128-256 filters, up to 300 epochs on crops (early stopping decides) and 10
+  on whole stamps, predictions averaged over the 8 symmetries. Meant for a GPU or a long CPU
+  run: set ``DEFAULT_RECIPE = "full"`` in the copy you submit to a GPU event.
 - ``short`` (default): 16-32-64-128 filters, at most 25 minutes of training (about 30 minutes
-  in all on a 2-core CPU), no averaging.
+  in all on a 2-core CPU), the last 2 epochs on whole stamps, no averaging.
 
-Overrides: DEBLEND_EPOCHS (most epochs), DEBLEND_MAX_SAMPLES (use the first N training
-blends; 0: all), DEBLEND_BATCH_SIZE, DEBLEND_TRAIN_MINUTES (a training time budget).
-``ramp-test --quick-test`` sets RAMP_TEST_MODE: one epoch.
+Overrides: DEBLEND_EPOCHS (most epochs on crops), DEBLEND_MAX_SAMPLES (use the first N
+training blends; 0: all), DEBLEND_BATCH_SIZE, DEBLEND_TRAIN_MINUTES (a training time budget,
+the epochs on whole stamps included), DEBLEND_PRECISION (``mixed_bfloat16`` roughly halves
+the time on a recent GPU or a CPU with bfloat16 units; default ``float32``).
+``ramp-test --quick-test`` sets RAMP_TEST_MODE: one epoch, on crops.
 
 Only ``keras.*`` APIs are used (``keras.ops`` for the maths): the same file runs on the
 TensorFlow, JAX or PyTorch backend (``KERAS_BACKEND=torch``) and on a GPU unchanged.
@@ -51,25 +58,33 @@ DEFAULT_RECIPE = "short"
 RECIPES = {
     "full": {
         "filters": (32, 64, 128, 256),
+        "train_crop": 64,
         "epochs": 300,
+        "finish_epochs": 10,
         "patience": 20,
         "train_minutes": None,
         "symmetries_at_prediction": 8,
     },
     "short": {
         "filters": (16, 32, 64, 128),
-        "epochs": 100,
-        "patience": 8,
+        "train_crop": 64,
+        "epochs": 300,
+        "finish_epochs": 2,
+        "patience": 12,
         "train_minutes": 25.0,
         "symmetries_at_prediction": 1,
     },
 }
+# Dtype policies of the hidden layers: mixed precision pays on GPUs and on CPUs with
+# bfloat16 units (e.g. Intel AMX), and is slower elsewhere, so it is asked for explicitly.
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 LEARNING_RATE = 1e-3
 VALIDATION_FRACTION = 0.1
 # Weight of the normalised image residual next to the relative flux error in the loss.
 RESIDUAL_WEIGHT = 1.0
 TINY = 1e-6  # keeps the relative errors finite for an empty stamp
 PREDICT_CHUNK = 256  # blends predicted at a time
+RADIUS_SCALE = 64.0  # px: the distance input is in units of half this contest's stamp
 
 
 def settings():
@@ -81,10 +96,15 @@ def settings():
     recipe["epochs"] = int(os.environ.get("DEBLEND_EPOCHS", recipe["epochs"]))
     recipe["max_samples"] = int(os.environ.get("DEBLEND_MAX_SAMPLES", 0)) or None
     recipe["batch_size"] = int(os.environ.get("DEBLEND_BATCH_SIZE", 32))
+    recipe["precision"] = os.environ.get("DEBLEND_PRECISION", "float32")
+    if recipe["precision"] not in PRECISIONS:
+        raise ValueError(
+            f"DEBLEND_PRECISION should be one of {PRECISIONS}, got {recipe['precision']!r}"
+        )
     if "DEBLEND_TRAIN_MINUTES" in os.environ:
         recipe["train_minutes"] = float(os.environ["DEBLEND_TRAIN_MINUTES"])
     if os.environ.get("RAMP_TEST_MODE"):
-        recipe["epochs"] = 1
+        recipe["epochs"], recipe["finish_epochs"] = 1, 0
     return recipe
 
 
@@ -106,15 +126,32 @@ def estimate_noise(blends, truth, chunk=500):
     return float(np.sqrt(total_squares / count - mean**2))
 
 
-def prepare_inputs(blends, noise_sigma):
-    """Network inputs (N, H, W, 2): stretched blend and distance to the stamp centre."""
+def prepare_inputs(blends, noise_sigma, corners=None, stamp_side=None):
+    """Network inputs (N, H, W, 2): stretched blend and distance to the stamp centre.
+
+    For crops, ``corners`` (N, 2) gives the (row, column) where each crop starts in its stamp
+    of side ``stamp_side``, so that the distance is still measured from the stamp's centre.
+    """
     blends = np.asarray(blends, dtype=np.float32)
     stretched = np.arcsinh(blends / np.float32(noise_sigma)) / np.float32(3.0)
     height, width = blends.shape[1:]
-    yy, xx = np.mgrid[:height, :width].astype(np.float32)
-    radius = np.hypot(yy - (height - 1) / 2, xx - (width - 1) / 2) / (height / 2)
-    radius = np.broadcast_to(radius, blends.shape)
+    if corners is None:
+        corners, stamp_side = np.zeros((len(blends), 2), np.float32), height
+    centre = (stamp_side - 1) / 2
+    rows = np.arange(height, dtype=np.float32)[None, :, None] + corners[:, 0, None, None]
+    columns = np.arange(width, dtype=np.float32)[None, None, :] + corners[:, 1, None, None]
+    radius = np.hypot(rows - centre, columns - centre) / np.float32(RADIUS_SCALE)
     return np.stack([stretched, radius], axis=-1).astype(np.float32)
+
+
+def cut_crops(images, corners, side):
+    """Squares of ``side`` px of (N, H, W, ...) images, starting at ``corners`` (N, 2)."""
+    return np.stack(
+        [
+            image[row : row + side, column : column + side]
+            for image, (row, column) in zip(images, corners, strict=True)
+        ]
+    )
 
 
 def symmetry(images, index):
@@ -135,25 +172,38 @@ def deblending_loss(y_true, y_pred):
     ``y_true`` packs the true central and companion images and the noisy blend (N, H, W, 3);
     ``y_pred`` holds the fractions (central, companion, neither). The predicted images are
     the fractions times the blend, exactly as ``predict`` makes them.
+
+    For a crop of the stamp, ``y_true`` also carries each galaxy's flux and sum of squares
+    over the whole stamp (channels 3-6, constant over the crop): the errors inside the crop
+    are then divided by those, so that each crop adds its share of the whole stamp's scores
+    and a galaxy barely inside a crop does not weigh like a whole one.
     """
-    truth, blend = y_true[..., :2], y_true[..., 2:]
+    truth, blend = y_true[..., :2], y_true[..., 2:3]
     images = y_pred[..., :2] * blend
     true_flux = ops.sum(truth, axis=(1, 2))
+    if y_true.shape[-1] == 7:
+        whole_flux, whole_power = y_true[:, 0, 0, 3:5], y_true[:, 0, 0, 5:7]
+    else:
+        whole_flux, whole_power = true_flux, ops.sum(ops.square(truth), axis=(1, 2))
     flux_error = ops.abs(ops.sum(images, axis=(1, 2)) - true_flux) / ops.maximum(
-        ops.abs(true_flux), TINY
+        ops.abs(whole_flux), TINY
     )
-    residual = ops.sum(ops.square(images - truth), axis=(1, 2)) / ops.maximum(
-        ops.sum(ops.square(truth), axis=(1, 2)), TINY
-    )
+    residual = ops.sum(ops.square(images - truth), axis=(1, 2)) / ops.maximum(whole_power, TINY)
     return ops.mean(flux_error + RESIDUAL_WEIGHT * residual, axis=-1)
 
 
 class Blends(keras.utils.PyDataset):
     """Batches of (inputs, packed targets) of the blends ``rows``, reshuffled and randomly
-    symmetrised each epoch when ``augment``; the arrays are indexed, never copied whole."""
+    symmetrised each epoch when ``augment``; the arrays are indexed, never copied whole.
 
-    def __init__(self, blends, truth, rows, noise_sigma, batch_size, augment, seed):
+    With ``crop``, each blend is cut to a square of that side at a random place of its stamp:
+    a step costs (stamp / crop)^2 times less, the network sees every part of the stamp over
+    the epochs, and the loss gets the whole galaxies' fluxes to divide by.
+    """
+
+    def __init__(self, blends, truth, rows, noise_sigma, batch_size, augment, seed, crop=None):
         super().__init__()
+        self.crop = crop
         self.blends, self.truth, self.rows = blends, truth, rows
         self.noise_sigma, self.batch_size, self.augment = noise_sigma, batch_size, augment
         self.rng = np.random.default_rng(seed)
@@ -179,19 +229,39 @@ class Blends(keras.utils.PyDataset):
                     for i, k in enumerate(self.symmetries[positions])
                 ]
             )
-        inputs = prepare_inputs(packed[..., 2], self.noise_sigma)
-        return inputs, np.ascontiguousarray(packed)
+        if self.crop is None:
+            return prepare_inputs(packed[..., 2], self.noise_sigma), np.ascontiguousarray(packed)
+        side = packed.shape[1]
+        whole = np.concatenate(
+            [
+                packed[..., :2].sum(axis=(1, 2), dtype=np.float64),
+                np.square(packed[..., :2], dtype=np.float64).sum(axis=(1, 2)),
+            ],
+            axis=-1,
+        ).astype(np.float32)
+        corners = self.rng.integers(0, side - self.crop + 1, size=(len(rows), 2))
+        crops = cut_crops(packed, corners, self.crop)
+        whole = np.broadcast_to(whole[:, None, None, :], crops.shape[:3] + (4,))
+        inputs = prepare_inputs(crops[..., 2], self.noise_sigma, corners.astype(np.float32), side)
+        return inputs, np.ascontiguousarray(np.concatenate([crops, whole], axis=-1))
 
 
 class KeepBest(keras.callbacks.Callback):
-    """Keep the weights of the best validation epoch; stop on patience or time budget."""
+    """Keep the weights of the best validation epoch; stop on patience or time budget.
 
-    def __init__(self, patience, train_minutes):
+    One instance serves every phase of the training (``fit`` call): the best weights are
+    kept across phases, the validation being on whole stamps in all of them. A phase stops
+    before an epoch that would end after ``deadline`` (``time.monotonic()``), keeping room
+    for ``reserved_epochs`` more of its own epochs after it.
+    """
+
+    def __init__(self, patience):
         super().__init__()
-        self.patience, self.train_minutes = patience, train_minutes
+        self.patience, self.best, self.best_weights = patience, np.inf, None
+        self.deadline, self.reserved_epochs = None, 0.0
 
     def on_train_begin(self, logs=None):
-        self.start, self.best, self.best_weights, self.wait = time.monotonic(), np.inf, None, 0
+        self.start, self.wait = time.monotonic(), 0
 
     def on_epoch_end(self, epoch, logs=None):
         loss = float((logs or {}).get("val_loss", np.inf))
@@ -199,9 +269,12 @@ class KeepBest(keras.callbacks.Callback):
             self.best, self.best_weights, self.wait = loss, self.model.get_weights(), 0
         else:
             self.wait += 1
-        minutes = (time.monotonic() - self.start) / 60
-        per_epoch = minutes / (epoch + 1)
-        out_of_time = self.train_minutes is not None and minutes + per_epoch > self.train_minutes
+        now = time.monotonic()
+        per_epoch = (now - self.start) / (epoch + 1)
+        out_of_time = (
+            self.deadline is not None
+            and now + per_epoch * (1 + self.reserved_epochs) > self.deadline
+        )
         if self.wait >= self.patience or out_of_time:
             reason = "patience" if self.wait >= self.patience else "time budget"
             print(f"unet: stopping after epoch {epoch + 1} ({reason})", flush=True)
@@ -213,31 +286,35 @@ class KeepBest(keras.callbacks.Callback):
             print(f"unet: kept the weights of val_loss {self.best:.4f}", flush=True)
 
 
-def conv_block(x, filters):
+def conv_block(x, filters, dtype):
     """Two 3x3 convolutions, each followed by batch normalisation and ReLU."""
     for _ in range(2):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization(momentum=0.9)(x)
-        x = layers.Activation("relu")(x)
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, dtype=dtype)(x)
+        x = layers.BatchNormalization(momentum=0.9, dtype=dtype)(x)
+        x = layers.Activation("relu", dtype=dtype)(x)
     return x
 
 
-def build_model(filters):
-    """U-Net for images whose sides are multiples of 2 ** (len(filters) - 1)."""
+def build_model(filters, precision="float32"):
+    """U-Net for images whose sides are multiples of 2 ** (len(filters) - 1).
+
+    ``precision``: a Keras dtype policy for the hidden layers, e.g. "mixed_bfloat16" (twice
+    as fast on hardware with bfloat16 units); the fractions are always computed in float32.
+    """
     inputs = keras.Input(shape=(None, None, 2))
     x = inputs
     skips = []
     for n_filters in filters[:-1]:
-        x = conv_block(x, n_filters)
+        x = conv_block(x, n_filters, precision)
         skips.append(x)
-        x = layers.MaxPooling2D(2)(x)
-    x = conv_block(x, filters[-1])
+        x = layers.MaxPooling2D(2, dtype=precision)(x)
+    x = conv_block(x, filters[-1], precision)
     for n_filters, skip in zip(reversed(filters[:-1]), reversed(skips), strict=True):
-        x = layers.Conv2DTranspose(n_filters, 2, strides=2, padding="same")(x)
-        x = layers.Concatenate()([x, skip])
-        x = conv_block(x, n_filters)
+        x = layers.Conv2DTranspose(n_filters, 2, strides=2, padding="same", dtype=precision)(x)
+        x = layers.Concatenate(dtype=precision)([x, skip])
+        x = conv_block(x, n_filters, precision)
     # Fractions of the light: central, companion, neither (sky noise).
-    outputs = layers.Conv2D(3, 1, activation="softmax")(x)
+    outputs = layers.Conv2D(3, 1, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="unet")
 
 
@@ -260,30 +337,52 @@ class Deblender:
         n_valid = max(1, int(round(VALIDATION_FRACTION * len(blends))))
         train, valid = np.sort(order[n_valid:]), np.sort(order[:n_valid])
         batch_size = recipe["batch_size"]
-        train_set = Blends(blends, truth, train, self.noise_sigma, batch_size, True, SEED)
+        side = blends.shape[1]
+        crop = recipe["train_crop"]
+        if crop is not None and crop >= side:  # stamps no larger than a crop: trained whole
+            crop = None
+        # Most epochs on crops, then a few on whole stamps; validation always on whole ones.
+        phases = [(crop, recipe["epochs"])]
+        if crop is not None and recipe["finish_epochs"]:
+            phases.append((None, recipe["finish_epochs"]))
         valid_set = Blends(blends, truth, valid, self.noise_sigma, batch_size, False, SEED)
 
-        self.model = build_model(recipe["filters"])
+        self.model = build_model(recipe["filters"], recipe["precision"])
         self.model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=deblending_loss)
-        callbacks = [
-            KeepBest(recipe["patience"], recipe["train_minutes"]),
-            keras.callbacks.ReduceLROnPlateau(
-                factor=0.5, patience=max(1, recipe["patience"] // 3), min_lr=1e-5, verbose=1
-            ),
-        ]
+        keep_best = KeepBest(recipe["patience"])
+        if recipe["train_minutes"] is not None:
+            keep_best.deadline = time.monotonic() + 60 * recipe["train_minutes"]
         print(
             f"unet ({recipe['name']} recipe): training on {len(train)} blends, validating on "
-            f"{len(valid)}, for at most {recipe['epochs']} epoch(s)",
+            f"{len(valid)}, for at most {sum(epochs for _, epochs in phases)} epoch(s), "
+            f"{recipe['precision']}",
             flush=True,
         )
-        # verbose=2: one line per epoch, readable in a log file
-        self.model.fit(
-            train_set,
-            validation_data=valid_set,
-            epochs=recipe["epochs"],
-            callbacks=callbacks,
-            verbose=2,
-        )
+        for number, (crop_side, epochs) in enumerate(phases):
+            # Room for the later phases' epochs: one on whole stamps costs about
+            # (side / crop)^2 epochs on crops.
+            later_epochs = sum(n for _, n in phases[number + 1 :])
+            keep_best.reserved_epochs = later_epochs * (side / (crop_side or side)) ** 2
+            train_set = Blends(
+                blends, truth, train, self.noise_sigma, batch_size, True, SEED, crop_side
+            )
+            print(f"unet: {epochs} epoch(s) on {crop_side or side}-pixel stamps", flush=True)
+            # verbose=2: one line per epoch, readable in a log file
+            self.model.fit(
+                train_set,
+                validation_data=valid_set,
+                epochs=epochs,
+                callbacks=[
+                    keep_best,
+                    keras.callbacks.ReduceLROnPlateau(
+                        factor=0.5,
+                        patience=max(1, recipe["patience"] // 3),
+                        min_lr=1e-5,
+                        verbose=1,
+                    ),
+                ],
+                verbose=2,
+            )
         return self
 
     def predict(self, blends):
