@@ -128,6 +128,22 @@ def test_an_edited_kit_is_loaded_anew(
     assert "kit edited" in result.log_tail
 
 
+def test_a_sandbox_that_died_waiting_is_replaced(
+    make_spec: Callable[..., JobSpec], ready: ReadySandboxes, tmp_path: Path
+) -> None:
+    # The host's OOM killer, or a signal to the worker's group, ends a waiting sandbox: the
+    # next job starts a sandbox of its own and runs as on a fresh worker.
+    run_job(make_spec(reporting("one"), kind=JobKind.QUICK_CHECK), tmp_path, ready=ready)
+    wait_for(lambda: sandbox_processes() != [], timeout=10, what="the waiting sandbox")
+    for process in sandbox_processes():
+        process.kill()
+    wait_for(lambda: sandbox_processes() == [], timeout=10, what="the waiting sandbox dead")
+    spec = make_spec(reporting("two"), kind=JobKind.QUICK_CHECK, submission_id=8)
+    result = run_job(spec, tmp_path, ready=ready)
+    assert result.outcome is JobOutcome.SUCCEEDED, result.error_summary
+    assert "tag two" in result.log_tail
+
+
 def test_closing_discards_the_waiting_sandboxes_and_their_folders(
     make_spec: Callable[..., JobSpec], tmp_path: Path
 ) -> None:
