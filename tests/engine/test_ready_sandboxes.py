@@ -7,12 +7,14 @@ submission's files, a sandbox shared between two jobs, processes or folders left
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import distributed
+import psutil
 import pytest
 
 from server.engine.job import JobKind, JobOutcome, JobSpec
@@ -44,6 +46,16 @@ class Reporting(DummyClassifier):
 def get_estimator():
     return Reporting(strategy="prior")
 """
+
+
+def launched_sandboxes() -> list[psutil.Process]:
+    """The bwrap processes this test process started that still run (zombies have ended)."""
+    running = []
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if child.name() == "bwrap" and child.status() != psutil.STATUS_ZOMBIE:
+                running.append(child)
+    return running
 
 
 def reporting(tag: str) -> str:
@@ -135,9 +147,11 @@ def test_a_sandbox_that_died_waiting_is_replaced(
     # next job starts a sandbox of its own and runs as on a fresh worker.
     run_job(make_spec(reporting("one"), kind=JobKind.QUICK_CHECK), tmp_path, ready=ready)
     wait_for(lambda: sandbox_processes() != [], timeout=10, what="the waiting sandbox")
+    assert len(launched_sandboxes()) == 1
     for process in sandbox_processes():
         process.kill()
-    wait_for(lambda: sandbox_processes() == [], timeout=10, what="the waiting sandbox dead")
+    # bwrap, started by this process under its own uid, ends just after what it ran.
+    wait_for(lambda: launched_sandboxes() == [], timeout=10, what="the waiting sandbox dead")
     spec = make_spec(reporting("two"), kind=JobKind.QUICK_CHECK, submission_id=8)
     result = run_job(spec, tmp_path, ready=ready)
     assert result.outcome is JobOutcome.SUCCEEDED, result.error_summary
