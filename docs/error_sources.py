@@ -8,6 +8,10 @@ f_true = C / (C + K): a *signal* part (light given to the wrong galaxy, or lost)
 each, for all blends and for the well-separated ones, and the error by distance to the
 stamp centre. The true fractions keep the noise part only, which is their score's floor.
 
+It also prints what the U-Net's per-pixel targets, the shares C / (C + K + s) with a sky
+level s, would score applied to the noisy blend, for a few s in units of the sky noise: a
+sky level gives the faint outskirts' light to nobody, so too high an s loses flux.
+
     .venv/bin/python docs/error_sources.py DATA_DIR PREDICTIONS.npz
 """
 
@@ -27,6 +31,7 @@ from ramp_kit.diagnostics import blend_properties  # noqa: E402
 
 WELL_SEPARATED_PX = 16.0
 RINGS_PX = (0, 4, 8, 16, 32, 64, 91)  # 91 px: beyond the stamp's corners
+SKY_SHARES = (0.0, 0.01, 0.03, 0.1, 1.0)  # sky levels, in units of the sky noise
 
 
 def mean_abs_percent(values: np.ndarray) -> str:
@@ -47,6 +52,21 @@ def central_error_parts(
         "noise part": (fraction * (blends - light)).sum(axis=(1, 2)) / flux,
         "noise part of the true fractions": (true_fraction * (blends - light)).sum(axis=(1, 2))
         / flux,
+    }
+
+
+def sky_level_errors(
+    blends: np.ndarray, truth: np.ndarray, sky_level: float
+) -> dict[str, np.ndarray]:
+    """Per blend, the central flux error of the shares C / (C + K + s) applied to the noisy
+    blend, and the share of the central flux they give to nobody (ΣC − Σ f (C + K)) / ΣC."""
+    central, companion = np.maximum(truth[..., 0], 0), np.maximum(truth[..., 1], 0)
+    total = central + companion + sky_level
+    share = np.divide(central, total, out=np.zeros_like(central), where=total > 0)
+    flux = truth[..., 0].sum(axis=(1, 2))
+    return {
+        "error": ((share * blends).sum(axis=(1, 2)) - flux) / flux,
+        "lost": (central - share * (central + companion)).sum(axis=(1, 2)) / flux,
     }
 
 
@@ -84,6 +104,15 @@ def main() -> None:
         ring = (radius >= inner) & (radius < outer)
         part = (error * ring).sum(axis=(1, 2)) / flux
         print(f"| {inner} to {outer} | {mean_abs_percent(part)} | {mean_abs_percent(part[far])} |")
+
+    sigma = float(np.std(blends - truth.sum(axis=-1)))
+    header = "central flux error % | light given to nobody %"
+    print(f"\n| sky level s (sky noise {sigma:.4f}) | {header} |")
+    print("| --- | --- | --- |")
+    for share in SKY_SHARES:
+        errors = sky_level_errors(blends, truth, share * sigma)
+        error, lost = mean_abs_percent(errors["error"]), mean_abs_percent(errors["lost"])
+        print(f"| {share:g} σ | {error} | {lost} |")
 
 
 if __name__ == "__main__":

@@ -42,3 +42,16 @@ def test_true_fractions_keep_only_noise(error_sources):
     parts = error_sources.central_error_parts(blends, truth, central)
     np.testing.assert_allclose(parts["signal part"], 0, atol=1e-12)
     np.testing.assert_allclose(parts["noise part"], parts["noise part of the true fractions"])
+
+
+def test_a_higher_sky_level_gives_more_light_to_nobody(error_sources):
+    blends, truth = noisy_blends(2)
+    none = error_sources.sky_level_errors(blends, truth, 0.0)
+    # No sky level: the true fractions, nothing lost, the error is the noise part alone.
+    np.testing.assert_allclose(none["lost"], 0, atol=1e-12)
+    parts = error_sources.central_error_parts(
+        blends, truth, truth[..., 0] / truth.sum(-1) * blends
+    )
+    np.testing.assert_allclose(none["error"], parts["noise part of the true fractions"])
+    lost = [error_sources.sky_level_errors(blends, truth, s)["lost"].mean() for s in (0.1, 1, 10)]
+    assert 0 < lost[0] < lost[1] < lost[2] < 1

@@ -186,7 +186,7 @@ def test_unet_time_budget_stops_training_and_keeps_best_weights(monkeypatch, cap
     load_submission("unet").Deblender().fit(blends, truth)
     output = capsys.readouterr().out
     assert "stopping after epoch 1 (time budget)" in output
-    assert "kept the weights of val_loss" in output
+    assert "kept the weights of val_deblending_loss" in output
 
 
 def test_unet_learns_on_crops_then_whole_stamps(monkeypatch, capsys):
@@ -238,6 +238,24 @@ def test_unet_crop_losses_add_up_to_the_whole_stamp_loss():
             loss = unet.deblending_loss(crop.astype(np.float32), empty[:, :8, :8])
             total += float(unet.keras.ops.convert_to_numpy(loss)[0])
     assert total == pytest.approx(2.0, rel=1e-5)
+
+
+def test_unet_fraction_term_pulls_every_pixel_towards_the_true_shares():
+    # Pixel 1: central 3, companion 1, sky level 1 -> shares (0.6, 0.2, 0.2).
+    # Pixel 2: no galaxy light (a negative ripple counts as none) -> all sky.
+    unet = load_submission("unet")
+    truth = np.array([[[[3.0, 1.0], [0.0, -0.5]]]], dtype=np.float32)  # (1, 1, 2, 2)
+    target = unet.keras.ops.convert_to_numpy(unet.target_fractions(truth, 1.0))
+    np.testing.assert_allclose(target[0, 0], [[0.6, 0.2, 0.2], [0.0, 0.0, 1.0]], atol=1e-6)
+    packed = np.concatenate([truth, truth.sum(axis=-1, keepdims=True)], axis=-1)
+    exact = unet.fraction_loss(packed, target, 1.0)
+    assert unet.keras.ops.convert_to_numpy(exact).tolist() == pytest.approx([0.0], abs=1e-5)
+    # Pixel 1 given evenly (1/3 each): 0.6 ln 1.8 + 0.2 ln 0.6 * 2; pixel 2 exact. Mean of 2.
+    even = np.array(target)
+    even[0, 0, 0] = 1 / 3
+    expected = (0.6 * np.log(1.8) + 0.4 * np.log(0.6)) / 2
+    loss = unet.keras.ops.convert_to_numpy(unet.fraction_loss(packed, even, 1.0))
+    assert loss.tolist() == pytest.approx([expected], rel=1e-4)
 
 
 def test_unet_symmetries_are_undone():
