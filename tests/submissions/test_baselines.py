@@ -158,13 +158,21 @@ def test_unet_recipes(monkeypatch):
     monkeypatch.delenv("RAMP_TEST_MODE", raising=False)
     default = unet.settings()  # what the server runs: no environment variable reaches it
     assert (default["name"], default["train_minutes"]) == ("short", 25.0)
-    assert (default["train_crop"], default["precision"]) == (64, "float32")
+    assert default["train_crop"] == 64
+    # By default the precision follows the hardware: bfloat16 where it has the units for it.
+    monkeypatch.setattr(unet, "has_bfloat16_units", lambda: True)
+    assert unet.settings()["precision"] == "mixed_bfloat16"
+    monkeypatch.setattr(unet, "has_bfloat16_units", lambda: False)
+    assert unet.settings()["precision"] == "float32"
     monkeypatch.setenv("DEBLEND_RECIPE", "full")
     full = unet.settings()
     assert (full["name"], full["max_samples"], full["train_minutes"]) == ("full", None, None)
     assert full["symmetries_at_prediction"] == 8
     monkeypatch.setenv("DEBLEND_PRECISION", "mixed_bfloat16")
     assert unet.settings()["precision"] == "mixed_bfloat16"
+    monkeypatch.setenv("DEBLEND_PRECISION", "float32")
+    monkeypatch.setattr(unet, "has_bfloat16_units", lambda: True)
+    assert unet.settings()["precision"] == "float32"
     monkeypatch.setenv("DEBLEND_PRECISION", "half")
     with pytest.raises(ValueError, match=r"DEBLEND_PRECISION should be one of.*got 'half'"):
         unet.settings()
@@ -256,6 +264,28 @@ def test_unet_fraction_term_pulls_every_pixel_towards_the_true_shares():
     expected = (0.6 * np.log(1.8) + 0.4 * np.log(0.6)) / 2
     loss = unet.keras.ops.convert_to_numpy(unet.fraction_loss(packed, even, 1.0))
     assert loss.tolist() == pytest.approx([expected], rel=1e-4)
+
+
+def test_unet_signal_term_counts_the_light_given_to_the_wrong_galaxy():
+    # Pixel 1: central 3, companion 1; pixel 2: central 1, companion 1 (fluxes 4 and 2).
+    unet = load_submission("unet")
+    truth = np.array([[[[3.0, 1.0], [1.0, 1.0]]]], dtype=np.float32)  # (1, 1, 2, 2)
+    packed = np.concatenate([truth, truth.sum(axis=-1, keepdims=True)], axis=-1)
+    exact = np.zeros((1, 1, 2, 3), dtype=np.float32)
+    exact[..., :2] = truth / truth.sum(axis=-1, keepdims=True)
+    loss = unet.keras.ops.convert_to_numpy(unet.signal_loss(packed, exact))
+    assert loss.tolist() == pytest.approx([0.0], abs=1e-6)
+    # Pixel 1 given evenly (2, 2): 1 too little for the central (flux 4), 1 too much for the
+    # companion (flux 2).
+    even = np.array(exact)
+    even[0, 0, 0, :2] = 0.5
+    loss = unet.keras.ops.convert_to_numpy(unet.signal_loss(packed, even))
+    assert loss.tolist() == pytest.approx([(1 / 4 + 1 / 2) / 2], rel=1e-5)
+    # On a crop, the errors are divided by the whole galaxies' fluxes (channels 3-4): 8 and 4.
+    whole = np.broadcast_to(np.array([8.0, 4.0, 0.0, 0.0], np.float32), (1, 1, 2, 4))
+    crop = np.concatenate([packed, whole], axis=-1)
+    loss = unet.keras.ops.convert_to_numpy(unet.signal_loss(crop, even))
+    assert loss.tolist() == pytest.approx([(1 / 8 + 1 / 4) / 2], rel=1e-5)
 
 
 def test_unet_symmetries_are_undone():
