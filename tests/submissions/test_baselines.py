@@ -152,6 +152,22 @@ def test_unet_training_is_reproducible(monkeypatch):
     np.testing.assert_allclose(first, second, atol=1e-5)
 
 
+def test_unet_finds_the_bfloat16_units_of_the_cpu(monkeypatch, tmp_path):
+    unet = load_submission("unet")
+    monkeypatch.setattr(unet.keras.distribution, "list_devices", lambda: ["cpu:0"])
+    cpuinfo = tmp_path / "cpuinfo"
+    for flags, expected in [
+        ("fpu sse2 avx2 avx512f avx512bw amx_tile amx_bf16 amx_int8", True),  # Intel AMX
+        ("fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni", True),  # AVX512-BF16 (AMD Zen 4)
+        ("fpu sse2 avx2 avx512f avx512bw avx512_vnni", False),  # bfloat16 emulated: slower
+    ]:
+        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        assert unet.has_bfloat16_units(cpuinfo) is expected, flags
+    assert unet.has_bfloat16_units(tmp_path / "absent") is False  # not Linux
+    monkeypatch.setattr(unet.keras.distribution, "list_devices", lambda: ["gpu:0", "cpu:0"])
+    assert unet.has_bfloat16_units(tmp_path / "absent") is True
+
+
 def test_unet_recipes(monkeypatch):
     unet = load_submission("unet")
     monkeypatch.delenv("DEBLEND_RECIPE", raising=False)

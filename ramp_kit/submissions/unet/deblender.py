@@ -44,9 +44,10 @@ Two recipes, chosen by the environment variable ``DEBLEND_RECIPE``, else by
 Overrides: DEBLEND_EPOCHS (most epochs on crops), DEBLEND_MAX_SAMPLES (use the first N
 training blends; 0: all), DEBLEND_BATCH_SIZE, DEBLEND_TRAIN_MINUTES (a training time budget,
 the epochs on whole stamps included), DEBLEND_PRECISION (default ``auto``: ``mixed_bfloat16``
-where Keras sees a GPU or the CPU has Intel AMX bfloat16 units, else ``float32``; or name
-one of them). On a 2-core CPU with AMX, the short recipe's crop epochs took 21 s in
-``mixed_bfloat16`` against 25 s in ``float32`` (medians).
+where Keras sees a GPU or the CPU has bfloat16 units, Intel AMX or AVX512-BF16, else
+``float32``; or name one of them). On 2 CPU cores, the short recipe's crop epochs took 21 s
+in ``mixed_bfloat16`` against 25 s in ``float32`` (medians, Intel with AMX), and 17 to 22 s
+against 28 to 39 s (AMD EPYC with AVX512-BF16).
 ``ramp-test --quick-test`` sets RAMP_TEST_MODE: one epoch, on crops.
 
 Only ``keras.*`` APIs are used (``keras.ops`` for the maths): the same file runs on the
@@ -83,8 +84,11 @@ RECIPES = {
     },
 }
 # Dtype policies of the hidden layers: mixed precision pays on GPUs and on CPUs with
-# bfloat16 matrix units (Intel AMX), and is slower elsewhere: "auto" picks by the hardware.
+# bfloat16 units, and is slower elsewhere (emulated): "auto" picks by the hardware.
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+# The Linux /proc/cpuinfo flags of those units (Intel AMX; AVX512-BF16 of Intel Cooper Lake
+# and later, and AMD Zen 4).
+BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 LEARNING_RATE = 1e-3
 VALIDATION_FRACTION = 0.1
 # Weight of the normalised image residual next to the relative flux error in the loss.
@@ -128,10 +132,11 @@ def settings():
     return recipe
 
 
-def has_bfloat16_units():
+def has_bfloat16_units(cpuinfo_path="/proc/cpuinfo"):
     """Whether this machine computes bfloat16 matrix products fast: a GPU that Keras sees,
-    or a CPU with Intel AMX (read from Linux's /proc/cpuinfo, absent elsewhere). Keras lists
-    devices on the TensorFlow and JAX backends only: on PyTorch, name the precision."""
+    or a CPU with one of BFLOAT16_CPU_FLAGS (read from Linux's /proc/cpuinfo, absent
+    elsewhere). Keras lists devices on the TensorFlow and JAX backends only: on PyTorch,
+    name the precision."""
     try:
         devices = keras.distribution.list_devices()
     except AttributeError:  # a backend without Keras's distribution support
@@ -139,10 +144,11 @@ def has_bfloat16_units():
     if any(device.startswith("gpu") for device in devices):
         return True
     try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            return "amx_bf16" in cpuinfo.read().split()
+        with open(cpuinfo_path) as cpuinfo:
+            flags = set(cpuinfo.read().split())
     except OSError:
         return False
+    return any(flag in flags for flag in BFLOAT16_CPU_FLAGS)
 
 
 def estimate_noise(blends, truth, chunk=500):
