@@ -213,8 +213,45 @@ def test_unet_time_budget_stops_training_and_keeps_best_weights(monkeypatch, cap
     assert "kept the weights of val_deblending_loss" in output
 
 
-def test_unet_learns_on_crops_then_whole_stamps(monkeypatch, capsys):
-    # Crops of 16 px of 32-px stamps, then whole stamps: both galaxies within 10 %.
+def test_unet_learning_rate_anneals_over_the_epochs_whatever_the_clock(monkeypatch):
+    # Half a cosine from the first learning rate to the last over 10 epochs. A slow
+    # machine that runs out of its hour after 7 epochs has run the same 7 epochs as a fast
+    # one: the clock stops the training, it never changes it.
+    unet = load_submission("unet")
+    clock = {"now": 0.0}
+    monkeypatch.setattr(unet.time, "monotonic", lambda: clock["now"])
+    schedules = []
+    for seconds_per_epoch in (0.5, 500.0):
+        model = unet.keras.Sequential([unet.keras.Input((1,)), unet.keras.layers.Dense(1)])
+        model.compile(optimizer=unet.keras.optimizers.Adam(unet.LEARNING_RATE), loss="mse")
+        keep_best = unet.KeepBest(monitor="val_loss")
+        keep_best.set_model(model)
+        keep_best.set_params({"epochs": 10})
+        keep_best.deadline = 3600.0
+        keep_best.on_train_begin()
+        rates = []
+        for epoch in range(10):
+            keep_best.on_epoch_begin(epoch)
+            rates.append(float(unet.ops.convert_to_numpy(model.optimizer.learning_rate)))
+            clock["now"] += seconds_per_epoch
+            keep_best.on_epoch_end(epoch, {"val_loss": 1.0})
+            if model.stop_training:
+                break
+        schedules.append(rates)
+        clock["now"] = 0.0
+    rates, slow_rates = schedules
+    assert len(rates) == 10
+    assert slow_rates == rates[:7]
+    assert rates[0] == pytest.approx(unet.LEARNING_RATE)
+    assert rates[-1] == pytest.approx(unet.FINAL_LEARNING_RATE)
+    assert all(later < earlier for earlier, later in zip(rates[:-1], rates[1:], strict=True))
+    middle = (unet.LEARNING_RATE + unet.FINAL_LEARNING_RATE) / 2
+    assert rates[4] > middle > rates[5]  # symmetric about the middle of the training
+
+
+def test_unet_learns_on_crops_and_deblends_whole_stamps(monkeypatch, capsys):
+    # Trained on crops of 16 px of 32-px stamps, it deblends the whole stamps: both galaxies
+    # within 10 %.
     monkeypatch.delenv("RAMP_TEST_MODE", raising=False)
     monkeypatch.setenv("DEBLEND_RECIPE", "short")
     monkeypatch.setenv("DEBLEND_EPOCHS", "60")
@@ -224,8 +261,8 @@ def test_unet_learns_on_crops_then_whole_stamps(monkeypatch, capsys):
     blends, truth = two_blob_blends(32, size=32, seed=4)
     images = unet.Deblender().fit(blends, truth).predict(blends)
     output = capsys.readouterr().out
-    assert "60 epoch(s) on 16-pixel stamps" in output
-    assert "2 epoch(s) on 32-pixel stamps" in output
+    assert "(16-pixel crops)" in output
+    assert "at most 60 epoch(s)" in output
     assert (flux_errors(images, truth) < 0.1).all()
 
 
