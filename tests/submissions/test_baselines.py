@@ -225,16 +225,17 @@ def test_unet_learning_rate_anneals_over_the_epochs_whatever_the_clock(monkeypat
         model = unet.keras.Sequential([unet.keras.Input((1,)), unet.keras.layers.Dense(1)])
         model.compile(optimizer=unet.keras.optimizers.Adam(unet.LEARNING_RATE), loss="mse")
         keep_best = unet.KeepBest(monitor="val_loss")
-        keep_best.set_model(model)
-        keep_best.set_params({"epochs": 10})
         keep_best.deadline = 3600.0
-        keep_best.on_train_begin()
+        callbacks = unet.keras.callbacks.CallbackList(
+            [unet.cosine_schedule(10), keep_best], model=model, epochs=10
+        )
+        callbacks.on_train_begin()
         rates = []
         for epoch in range(10):
-            keep_best.on_epoch_begin(epoch)
+            callbacks.on_epoch_begin(epoch)
             rates.append(float(unet.ops.convert_to_numpy(model.optimizer.learning_rate)))
             clock["now"] += seconds_per_epoch
-            keep_best.on_epoch_end(epoch, {"val_loss": 1.0})
+            callbacks.on_epoch_end(epoch, {"val_loss": 1.0})
             if model.stop_training:
                 break
         schedules.append(rates)

@@ -344,16 +344,25 @@ class Blends(keras.utils.PyDataset):
         return inputs, np.ascontiguousarray(np.concatenate([crops, whole], axis=-1))
 
 
-class KeepBest(keras.callbacks.Callback):
-    """Keep the weights of the best validation epoch, anneal the learning rate, and stop
-    before an epoch that would end after ``deadline`` (``time.monotonic()``).
+def cosine_schedule(epochs):
+    """The learning rate along half a cosine over ``epochs``, from LEARNING_RATE at the first
+    to FINAL_LEARNING_RATE at the last, set at each epoch's start.
 
-    The learning rate follows half a cosine over the training's epochs, from LEARNING_RATE
-    at the first to FINAL_LEARNING_RATE at the last. It depends on the epoch alone, never on
-    the clock: the same data and settings make the same network, on the server as in
-    ``ramp-test``, and a slow machine that runs out of time has run the same epochs as a
-    fast one, fewer of them.
+    It depends on the epoch alone, never on the clock: the same data and settings make the
+    same network, on the server as in ``ramp-test``, and a slow machine that runs out of time
+    has run the same epochs as a fast one, fewer of them.
     """
+
+    def learning_rate(epoch, current=None):
+        cosine = 0.5 * (1 + np.cos(np.pi * epoch / max(1, epochs - 1)))
+        return float(FINAL_LEARNING_RATE + (LEARNING_RATE - FINAL_LEARNING_RATE) * cosine)
+
+    return keras.callbacks.LearningRateScheduler(learning_rate)
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Keep the weights of the best validation epoch, and stop before an epoch that would
+    end after ``deadline`` (``time.monotonic()``)."""
 
     def __init__(self, monitor):
         super().__init__()
@@ -364,16 +373,7 @@ class KeepBest(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.start = time.monotonic()
 
-    def on_epoch_begin(self, epoch, logs=None):
-        progress = epoch / max(1, self.params["epochs"] - 1)
-        cosine = 0.5 * (1 + np.cos(np.pi * progress))
-        self.model.optimizer.learning_rate = float(
-            FINAL_LEARNING_RATE + (LEARNING_RATE - FINAL_LEARNING_RATE) * cosine
-        )
-
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:  # shown on the epoch's line
-            logs["learning_rate"] = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
         loss = float((logs or {}).get(self.monitor, np.inf))
         if loss < self.best:
             self.best, self.best_weights = loss, self.model.get_weights()
@@ -467,7 +467,7 @@ class Deblender:
             train_set,
             validation_data=valid_set,
             epochs=recipe["epochs"],
-            callbacks=[keep_best],
+            callbacks=[cosine_schedule(recipe["epochs"]), keep_best],
             verbose=2,
         )
         return self
